@@ -1,0 +1,9 @@
+/**
+ * Concord: fault-tolerant distributed systems on Effect.
+ * @since 0.1.0
+ */
+export * as Codec from "./rpc/Codec.js"
+export * as SimNetwork from "./rpc/SimNetwork.js"
+export * as Tcp from "./rpc/Tcp.js"
+export * as Transport from "./rpc/Transport.js"
+export * as Simulation from "./sim/Simulation.js"

@@ -1,0 +1,68 @@
+/** The request classes the transport tests serve (labrpc's test handlers, in Schema). */
+import { Schema } from "effect"
+import * as Transport from "../../src/rpc/Transport.js"
+
+export class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", { dividend: Schema.Int }) {}
+
+/** labrpc Handler2/4: echo a string back. */
+export class Echo extends Schema.TaggedRequest<Echo>()("Echo", {
+  failure: Schema.Never,
+  success: Schema.String,
+  payload: { text: Schema.String }
+}) {}
+
+/** labrpc Handler6: a string in, its length out. */
+export class Length extends Schema.TaggedRequest<Length>()("Length", {
+  failure: Schema.Never,
+  success: Schema.Int,
+  payload: { text: Schema.String }
+}) {}
+
+/** labrpc Handler7: an int in, a string of that many 'y' out. */
+export class Repeat extends Schema.TaggedRequest<Repeat>()("Repeat", {
+  failure: Schema.Never,
+  success: Schema.String,
+  payload: { n: Schema.Int }
+}) {}
+
+/** A typed failure crosses the wire. */
+export class Divide extends Schema.TaggedRequest<Divide>()("Divide", {
+  failure: DivideByZero,
+  success: Schema.Int,
+  payload: { a: Schema.Int, b: Schema.Int }
+}) {}
+
+/** The handler sleeps (labrpc's Killed test: 20 s). */
+export class Sleep extends Schema.TaggedRequest<Sleep>()("Sleep", {
+  failure: Schema.Never,
+  success: Schema.Int,
+  payload: { ms: Schema.Int }
+}) {}
+
+/** labrpc's Types test: nested structures of every shape round-trip. */
+export const Shapes = Schema.Struct({
+  ints: Schema.Array(Schema.Int),
+  bytes: Schema.Uint8ArrayFromSelf,
+  nested: Schema.Struct({ flag: Schema.Boolean, label: Schema.optional(Schema.String) }),
+  byName: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  tagged: Schema.Union(
+    Schema.TaggedStruct("A", { a: Schema.Int }),
+    Schema.TaggedStruct("B", { b: Schema.String })
+  )
+})
+export class RoundTrip extends Schema.TaggedRequest<RoundTrip>()("RoundTrip", {
+  failure: Schema.Never,
+  success: Shapes,
+  payload: { value: Shapes }
+}) {}
+
+/** A handler that dies: the caller gets TransportError("Remote"). */
+export class Crash extends Schema.TaggedRequest<Crash>()("Crash", {
+  failure: Schema.Never,
+  success: Schema.Void,
+  payload: {}
+}) {}
+
+export const TestProtocol = Transport.protocol("Test", Echo, Length, Repeat, Divide, Sleep, RoundTrip, Crash)
+
+export type TestRequest = Schema.Schema.Type<(typeof TestProtocol.classes)[number]>
