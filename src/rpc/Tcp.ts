@@ -167,11 +167,23 @@ class FrameWriter {
 
 type Resume = (result: Effect.Effect<Uint8Array, TransportError>) => void
 
+interface Pending {
+  readonly resume: Resume
+  /** Clock time (ms) after which the call fails with Timeout. */
+  readonly deadline: number
+  readonly timeout: Duration.Duration
+}
+
+// Deadlines are enforced by one sweeper fiber per transport, every SWEEP_MS: a call's timeout fires at
+// most SWEEP_MS late. A per-call `Effect.timeout` races two forked fibers and a timer, which measured
+// ~26 µs per call, more than the rest of a loopback round trip.
+const SWEEP_MS = 10
+
 /** A client connection to one peer address. */
 class PeerConnection {
   readonly socket: net.Socket
   private readonly writer: FrameWriter
-  private readonly pending = new Map<number, Resume>()
+  private readonly pending = new Map<number, Pending>()
   private nextId = 1
   private connected = false
   closed = false
@@ -194,10 +206,10 @@ class PeerConnection {
     this.socket.on("data", (chunk: Buffer) => {
       const bad = reader.push(chunk, (kind, id, payload) => {
         if (kind !== KIND_REPLY) return
-        const resume = this.pending.get(id)
-        if (resume !== undefined) {
+        const call = this.pending.get(id)
+        if (call !== undefined) {
           this.pending.delete(id)
-          resume(Effect.succeed(payload))
+          call.resume(Effect.succeed(payload))
         }
       })
       if (bad !== undefined) this.close("Closed", `peer sent a bad frame (${bad})`)
@@ -208,16 +220,30 @@ class PeerConnection {
     this.socket.on("close", () => this.close(this.connected ? "Closed" : "Unreachable", "connection closed"))
   }
 
-  send(payload: Uint8Array, resume: Resume): number {
+  send(payload: Uint8Array, call: Pending): number {
     const id = this.nextId
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1
-    this.pending.set(id, resume)
+    this.pending.set(id, call)
     this.writer.write(KIND_REQUEST, id, payload)
     return id
   }
 
   cancel(id: number) {
     this.pending.delete(id)
+  }
+
+  /** Fails the calls whose deadline has passed. */
+  expire(now: number) {
+    for (const [id, call] of this.pending) {
+      if (call.deadline <= now) {
+        this.pending.delete(id)
+        call.resume(Effect.fail(new TransportError({
+          reason: "Timeout",
+          peer: this.peer,
+          detail: `no reply within ${Duration.format(call.timeout)}`
+        })))
+      }
+    }
   }
 
   get needsDrain(): boolean {
@@ -230,7 +256,7 @@ class PeerConnection {
     this.socket.destroy()
     this.onClosed(this)
     const error = Effect.fail(new TransportError({ reason, peer: this.peer, detail: `${this.address}: ${detail}` }))
-    for (const resume of this.pending.values()) resume(error)
+    for (const call of this.pending.values()) call.resume(error)
     this.pending.clear()
   }
 }
@@ -248,7 +274,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
     const runtime = yield* Effect.runtime<never>()
     const runLog = Runtime.runFork(runtime)
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME
-    const defaultTimeout = options.callTimeout ?? Duration.seconds(10)
+    const defaultTimeout = Duration.decode(options.callTimeout ?? Duration.seconds(10))
+    const clock = yield* Effect.clock
     const dispatcher = new Dispatcher()
     const connections = new Map<string, PeerConnection>()
     const serverSockets = new Set<net.Socket>()
@@ -326,6 +353,13 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
       })
     )
 
+    yield* Effect.forkScoped(Effect.forever(Effect.sleep(Duration.millis(SWEEP_MS)).pipe(
+      Effect.zipRight(Effect.sync(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        for (const c of connections.values()) c.expire(now)
+      }))
+    )))
+
     const connectionTo = (peer: NodeId): PeerConnection | undefined => {
       const addr = options.peers?.[peer] ?? peer
       let conn = connections.get(addr)
@@ -356,8 +390,10 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
             new TransportError({ reason: "Protocol", peer: to, detail: `request of ${payload.length} bytes exceeds the frame limit` })
           )
         }
+        const timeout = callOptions?.timeout === undefined ? defaultTimeout : Duration.decode(callOptions.timeout)
         const exchange = Effect.async<Uint8Array, TransportError>((resume) => {
-          const id = conn.send(payload, resume)
+          const deadline = clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout)
+          const id = conn.send(payload, { resume, deadline, timeout })
           return Effect.sync(() => conn.cancel(id))
         })
         const waitDrain = conn.needsDrain
@@ -366,14 +402,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
             conn.socket.once("close", () => resume(Effect.void))
           })
           : Effect.void
-        const timeout = callOptions?.timeout ?? defaultTimeout
         return waitDrain.pipe(
           Effect.zipRight(exchange),
-          Effect.timeoutFail({
-            duration: timeout,
-            onTimeout: () =>
-              new TransportError({ reason: "Timeout", peer: to, detail: `no reply within ${Duration.format(timeout)}` })
-          }),
           Effect.flatMap((bytes) => decodeReply(request, to, bytes))
         )
       })
