@@ -1,30 +1,20 @@
 /**
  * labrpc's semantics, test by test (SPEC-6824 §1.1), in seeded simulations, plus replay determinism.
  */
-import { Clock, Duration, Effect, Either, Exit, Fiber, Scope } from "effect"
+import { Clock, Effect, Either, Exit, Fiber, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 import * as SimNetwork from "../../src/rpc/SimNetwork.js"
 import type * as Transport from "../../src/rpc/Transport.js"
 import * as Simulation from "../../src/sim/Simulation.js"
 import { simTest } from "../support/simTest.js"
-import { Echo, Length, Repeat, Sleep, TestProtocol, type TestRequest } from "./protocol.js"
-
-const handlers = (count: () => void = () => {}): Transport.Handlers<TestRequest, never> => ({
-  Echo: (r) => Effect.sync(() => (count(), r.text)),
-  Length: (r) => Effect.sync(() => (count(), r.text.length)),
-  Repeat: (r) => Effect.sync(() => (count(), "y".repeat(r.n))),
-  Divide: () => Effect.succeed(0),
-  Sleep: (r) => Effect.sync(count).pipe(Effect.zipRight(Effect.sleep(Duration.millis(r.ms))), Effect.as(r.ms)),
-  RoundTrip: (r) => Effect.succeed(r.value),
-  Crash: () => Effect.void
-})
+import { Echo, Length, Repeat, Sleep, TestProtocol, testHandlers } from "./protocol.js"
 
 /** A network with server "server" (in its own scope, returned) and a client end "client->server". */
 const setup = Effect.gen(function*() {
   const net = yield* SimNetwork.make()
   const serverScope = yield* Scope.make()
   let handled = 0
-  yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, handlers(() => handled++)).pipe(
+  yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, testHandlers(() => handled++)).pipe(
     Scope.extend(serverScope)
   )
   yield* net.makeEnd("end1")
@@ -79,7 +69,7 @@ describe("SimNetwork (labrpc semantics)", () => {
   simTest("Unreliable", Effect.gen(function*() {
     const net = yield* SimNetwork.make()
     yield* net.setReliable(false)
-    yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, handlers())
+    yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, testHandlers())
     const results = yield* Effect.forEach(
       Array.from({ length: 300 }, (_, i) => i),
       (i) =>
@@ -137,7 +127,7 @@ describe("SimNetwork (labrpc semantics)", () => {
     const { net, client, handled } = yield* setup
     const pending = yield* Effect.fork(Effect.either(client.call("server", new Sleep({ ms: 50 }))))
     yield* Effect.sleep("10 millis")
-    yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, handlers()) // a new incarnation
+    yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, testHandlers()) // a new incarnation
     const result = yield* Fiber.join(pending)
     expect(handled()).toBe(1)
     expect(Either.isLeft(result)).toBe(true)
@@ -198,7 +188,7 @@ describe("Deterministic replay", () => {
     const net = yield* SimNetwork.make({ trace: true })
     yield* net.setReliable(false)
     yield* net.setLongReordering(true)
-    yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, handlers())
+    yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, testHandlers())
     const clients: Array<Transport.TransportShape> = []
     for (let i = 0; i < 10; i++) clients.push(yield* net.meshTransport(`c${i}`, ["server"]))
     const flipper = yield* Effect.fork(

@@ -3,27 +3,16 @@
  * every socket a test opens is closed by the test's scope.
  */
 import { it } from "@effect/vitest"
-import { Duration, Effect, Either } from "effect"
+import { Effect, Either } from "effect"
 import * as net from "node:net"
 import { describe, expect } from "vitest"
 import * as Tcp from "../../src/rpc/Tcp.js"
-import type * as Transport from "../../src/rpc/Transport.js"
-import { Echo, Length, Sleep, TestProtocol, type TestRequest } from "./protocol.js"
-
-const handlers: Transport.Handlers<TestRequest, never> = {
-  Echo: (r) => Effect.succeed(r.text),
-  Length: (r) => Effect.succeed(r.text.length),
-  Repeat: (r) => Effect.succeed("y".repeat(r.n)),
-  Divide: () => Effect.succeed(0),
-  Sleep: (r) => Effect.sleep(Duration.millis(r.ms)).pipe(Effect.as(r.ms)),
-  RoundTrip: (r) => Effect.succeed(r.value),
-  Crash: () => Effect.void
-}
+import { Echo, Length, Sleep, TestProtocol, testHandlers } from "./protocol.js"
 
 const server = (options: Partial<Tcp.Options> = {}) =>
   Effect.gen(function*() {
     const t = yield* Tcp.make({ self: "server", listen: {}, ...options })
-    yield* t.serve(TestProtocol, handlers)
+    yield* t.serve(TestProtocol, testHandlers())
     return t
   })
 

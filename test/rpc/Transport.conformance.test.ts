@@ -5,13 +5,13 @@
  * remote defects, unknown methods and restart.
  */
 import { it } from "@effect/vitest"
-import { Context, Duration, Effect, Either, Exit, Layer, Schema, Scope } from "effect"
+import { Context, Effect, Either, Exit, Layer, Schema, Scope } from "effect"
 import { describe, expect } from "vitest"
 import * as SimNetwork from "../../src/rpc/SimNetwork.js"
 import * as Tcp from "../../src/rpc/Tcp.js"
 import * as Transport from "../../src/rpc/Transport.js"
 import { simTest } from "../support/simTest.js"
-import { Crash, Divide, DivideByZero, Echo, Length, RoundTrip, Sleep, TestProtocol } from "./protocol.js"
+import { Crash, Divide, DivideByZero, Echo, Length, RoundTrip, Sleep, TestProtocol, testHandlers } from "./protocol.js"
 
 /** What a conformance test needs from a network, whichever Layer implements it. */
 interface Net {
@@ -23,19 +23,6 @@ interface Net {
   readonly client: (name: string, servers: ReadonlyArray<string>) => Effect.Effect<Transport.TransportShape, never, Scope.Scope>
 }
 class NetTag extends Context.Tag("test/Net")<NetTag, Net>() {}
-
-const handlers = (count: () => void): Transport.Handlers<Schema.Schema.Type<typeof TestProtocol.classes[number]>, never> => ({
-  Echo: (r) => Effect.sync(() => (count(), r.text)),
-  Length: (r) => Effect.sync(() => (count(), r.text.length)),
-  Repeat: (r) => Effect.sync(() => (count(), "y".repeat(r.n))),
-  Divide: (r) => {
-    count()
-    return r.b === 0 ? Effect.fail(new DivideByZero({ dividend: r.a })) : Effect.succeed(Math.trunc(r.a / r.b))
-  },
-  Sleep: (r) => Effect.sync(count).pipe(Effect.zipRight(Effect.sleep(Duration.millis(r.ms))), Effect.as(r.ms)),
-  RoundTrip: (r) => Effect.sync(() => (count(), r.value)),
-  Crash: () => Effect.sync(count).pipe(Effect.zipRight(Effect.die("boom")))
-})
 
 const simNet: Layer.Layer<NetTag | SimNetwork.SimNetwork> = Layer.effect(
   NetTag,
@@ -49,7 +36,7 @@ const simNet: Layer.Layer<NetTag | SimNetwork.SimNetwork> = Layer.effect(
           const scope = yield* Scope.make()
           scopes.set(name, scope)
           const transport = net.transport({ self: name, ends: {} })
-          yield* transport.serve(TestProtocol, handlers(() => handled++)).pipe(Scope.extend(scope))
+          yield* transport.serve(TestProtocol, testHandlers(() => handled++)).pipe(Scope.extend(scope))
           yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
           return { handled: () => handled }
         }),
@@ -74,7 +61,7 @@ const tcpNet: Layer.Layer<NetTag> = Layer.sync(NetTag, () => {
           Effect.orDie
         )
         ports.set(name, transport.address!.port)
-        yield* transport.serve(TestProtocol, handlers(() => handled++)).pipe(Scope.extend(scope))
+        yield* transport.serve(TestProtocol, testHandlers(() => handled++)).pipe(Scope.extend(scope))
         yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
         return { handled: () => handled }
       }),

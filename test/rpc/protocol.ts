@@ -1,5 +1,5 @@
 /** The request classes the transport tests serve (labrpc's test handlers, in Schema). */
-import { Schema } from "effect"
+import { Duration, Effect, Schema } from "effect"
 import * as Transport from "../../src/rpc/Transport.js"
 
 export class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", { dividend: Schema.Int }) {}
@@ -66,3 +66,17 @@ export class Crash extends Schema.TaggedRequest<Crash>()("Crash", {
 export const TestProtocol = Transport.protocol("Test", Echo, Length, Repeat, Divide, Sleep, RoundTrip, Crash)
 
 export type TestRequest = Schema.Schema.Type<(typeof TestProtocol.classes)[number]>
+
+/** The test handlers; `count` is called once per request a handler runs. */
+export const testHandlers = (count: () => void = () => {}): Transport.Handlers<TestRequest, never> => ({
+  Echo: (r) => Effect.sync(() => (count(), r.text)),
+  Length: (r) => Effect.sync(() => (count(), r.text.length)),
+  Repeat: (r) => Effect.sync(() => (count(), "y".repeat(r.n))),
+  Divide: (r) => {
+    count()
+    return r.b === 0 ? Effect.fail(new DivideByZero({ dividend: r.a })) : Effect.succeed(Math.trunc(r.a / r.b))
+  },
+  Sleep: (r) => Effect.sync(count).pipe(Effect.zipRight(Effect.sleep(Duration.millis(r.ms))), Effect.as(r.ms)),
+  RoundTrip: (r) => Effect.sync(() => (count(), r.value)),
+  Crash: () => Effect.sync(count).pipe(Effect.zipRight(Effect.die("boom")))
+})
