@@ -121,6 +121,53 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
     const isDead = (end: End, serverName: string, server: Server) =>
       !end.enabled || servers.get(serverName) !== server
 
+    // Calls waiting for a handler. labrpc polls each for death every 100 ms; here one poller does it for
+    // all of them (a call still learns of death within 100 ms), and runs only while calls are waiting,
+    // so an idle network schedules no timers. Racing each call against its own poll timer cost two
+    // fibers and a timer per RPC.
+    interface Waiting {
+      readonly end: End
+      readonly serverName: string
+      readonly server: Server
+      readonly resume: (outcome: Effect.Effect<Exit.Exit<Uint8Array> | undefined>) => void
+    }
+    const waiting = new Set<Waiting>()
+    let polling = false
+    const poller: Effect.Effect<void> = Effect.sleep(DEAD_POLL).pipe(
+      Effect.zipRight(Effect.suspend(() => {
+        for (const w of waiting) {
+          if (isDead(w.end, w.serverName, w.server)) {
+            waiting.delete(w)
+            w.resume(Effect.succeed(undefined))
+          }
+        }
+        if (waiting.size > 0) return poller
+        polling = false
+        return Effect.void
+      }))
+    )
+    /** Waits for the handler's reply; undefined if the server is found dead first. */
+    const awaitHandler = (
+      fiber: Fiber.RuntimeFiber<Uint8Array, never>,
+      end: End,
+      serverName: string,
+      server: Server
+    ): Effect.Effect<Exit.Exit<Uint8Array> | undefined> => {
+      const wait = Effect.async<Exit.Exit<Uint8Array> | undefined>((resume) => {
+        const w: Waiting = { end, serverName, server, resume }
+        waiting.add(w)
+        fiber.addObserver((exit) => {
+          if (waiting.delete(w)) resume(Effect.succeed(exit))
+        })
+        return Effect.sync(() => void waiting.delete(w))
+      })
+      return Effect.suspend(() => {
+        if (polling) return wait
+        polling = true
+        return Effect.zipRight(Effect.forkDaemon(poller), wait)
+      })
+    }
+
     // One call through `endName`, as labrpc's processReq does it.
     const callThrough = <Req extends AnyRequest>(
       endName: string | undefined,
@@ -159,14 +206,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
           if (started instanceof Uint8Array) {
             replyBytes = started
           } else {
-            const pollDead = Effect.repeat(
-              Effect.sleep(DEAD_POLL).pipe(Effect.map(() => isDead(end, serverName, server))),
-              { until: (dead) => dead }
-            )
-            const outcome = yield* Effect.raceFirst(
-              Fiber.await(started),
-              Effect.as(pollDead, undefined)
-            )
+            const outcome = yield* awaitHandler(started, end, serverName, server)
             if (outcome === undefined || Exit.isFailure(outcome)) {
               yield* record(`dead-during ${endName}`)
               return yield* fail("Unreachable", to, `server ${serverName} died while handling ${tag}`)

@@ -149,8 +149,17 @@ export class LogStorage extends Context.Tag("concord/LogStorage")<LogStorage, Lo
 const entryCodec = Codec.make(LogEntrySchema, "log entry")
 const hardStateCodec = Codec.make(HardStateSchema, "hard state")
 
+// MessagePack sizes, computed rather than measured: sizing every entry by encoding it cost more than
+// the rest of a simulated append. test/storage/sizes.test.ts checks these against the real encoding.
+const uintBytes = (n: number) => (n < 128 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : n < 4294967296 ? 5 : 9)
+const binHeaderBytes = (n: number) => (n < 256 ? 2 : n < 65536 ? 3 : 5)
+
 /** Encoded size of one entry (as the file Layer stores it and AppendEntries carries it). */
-export const entryBytes = (entry: LogEntry): number => entryCodec.encode(entry).length
+export const entryBytes = (entry: LogEntry): number =>
+  1 + uintBytes(entry.index) + uintBytes(entry.term) + 1 + binHeaderBytes(entry.data.length) + entry.data.length
+
+/** Encoded size of one entry, measured by encoding it (the reference for `entryBytes`). */
+export const encodedEntryBytes = (entry: LogEntry): number => entryCodec.encode(entry).length
 
 /** Encoded size of a hard state. */
 export const hardStateBytes = (hs: HardState): number => hardStateCodec.encode(hs).length

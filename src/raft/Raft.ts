@@ -1,0 +1,272 @@
+/**
+ * `Raft`: one Raft node as an Effect service.
+ *
+ * The protocol lives in a pure core (`core/RaftCore.ts`); this shell feeds it and carries out what it
+ * asks, in order, one batch ("Ready") at a time: persist to `LogStorage` (durable when the call
+ * returns), then send messages and answer inbound RPCs, then hand committed entries to the
+ * application. Nothing that depends on state is sent before that state is on disk.
+ *
+ * Fibers: one owns the Ready loop, one runs the timers (sleeping until the core's next deadline), and
+ * each outbound RPC runs in its own fiber, so a slow or dead peer never delays the others. Proposals
+ * and reads step the core synchronously in the caller's fiber and only mark work for the loop, so
+ * proposals made together leave in one AppendEntries per follower and one storage write.
+ *
+ * A node is a Scope: closing it is a crash (every fiber interrupted, the apply stream ends); building
+ * it again over the same `LogStorage` restarts it.
+ * @since 0.1.0
+ */
+import { Clock, Context, Data, Deferred, Effect, FiberSet, Layer, Option, Queue, Random, Schema, type Scope, Stream } from "effect"
+import { Transport, type NodeId } from "../rpc/Transport.js"
+import { EntryKind, LogStorage, type StorageError } from "../storage/LogStorage.js"
+import { type Event, RaftCore, type Status } from "./core/RaftCore.js"
+import { type RaftRequest, type RaftResponse, RaftProtocol } from "./Messages.js"
+import type { RaftConfig } from "./RaftConfig.js"
+
+export type { Status } from "./core/RaftCore.js"
+export type { RaftConfig } from "./RaftConfig.js"
+
+/** This node is not the leader; `leaderHint` is the leader it knows of, if any. */
+export class NotLeader extends Schema.TaggedError<NotLeader>()("NotLeader", {
+  leaderHint: Schema.NullOr(Schema.String)
+}) {
+  override get message() {
+    return this.leaderHint === null ? "not the leader (no leader known)" : `not the leader (try ${this.leaderHint})`
+  }
+}
+
+/** The node was shut down while the operation waited. */
+export class NodeStopped extends Data.TaggedError("NodeStopped")<{ readonly id: NodeId }> {
+  override get message() {
+    return `raft node ${this.id} stopped`
+  }
+}
+
+/** What the application receives, in log order. */
+export type ApplyMsg =
+  | { readonly _tag: "Command"; readonly index: number; readonly term: number; readonly data: Uint8Array }
+  /** The empty entry a new leader appends (see `RaftConfig.leaderNoop`). */
+  | { readonly _tag: "Noop"; readonly index: number; readonly term: number }
+  /** Replace the state machine with this snapshot (sent by the leader); later entries follow it. */
+  | { readonly _tag: "Snapshot"; readonly index: number; readonly term: number; readonly data: Uint8Array }
+
+/** The Raft service of one node. */
+export interface RaftShape {
+  readonly id: NodeId
+  /** Appends a command if this node leads; its index and term. Committed entries arrive on `applied`. */
+  readonly propose: (data: Uint8Array) => Effect.Effect<{ readonly index: number; readonly term: number }, NotLeader>
+  /**
+   * A linearizable read point: once a majority confirms this node still leads, the commit index at the
+   * time of the call. Serve the read after applying through it. No log write.
+   */
+  readonly readIndex: Effect.Effect<number, NotLeader | NodeStopped>
+  /** Term, role, leader, commit and log indices. */
+  readonly status: Effect.Effect<Status>
+  /** Committed entries and snapshots, in order. One consumer; ends when the node stops. */
+  readonly applied: Stream.Stream<ApplyMsg>
+  /** The application has snapshotted its state through `index` (≤ what it applied): compact the log. */
+  readonly snapshot: (index: number, data: Uint8Array) => Effect.Effect<void>
+  /** Hands leadership to `to` (which must be a peer); it campaigns once its log is up to date. */
+  readonly transferLeadership: (to: NodeId) => Effect.Effect<void, NotLeader>
+}
+
+/** The Raft service tag. */
+export class Raft extends Context.Tag("concord/Raft")<Raft, RaftShape>() {}
+
+/**
+ * An optional observer of every node's core, called after each step and each Ready: test harnesses
+ * use it to check safety invariants continuously (election safety, leader completeness). Not provided
+ * in production; when absent, it costs nothing.
+ */
+export class RaftObserver extends Context.Tag("concord/RaftObserver")<RaftObserver, {
+  readonly observe: (core: RaftCore) => void
+}>() {}
+
+const requestSender = (request: RaftRequest): NodeId => {
+  switch (request._tag) {
+    case "RequestVote":
+      return request.candidate
+    default:
+      return request.leader
+  }
+}
+
+/**
+ * Starts a Raft node in the current scope: loads its state from `LogStorage`, serves the Raft
+ * protocol on the `Transport`, and runs until the scope closes.
+ */
+export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError, Transport | LogStorage | Scope.Scope> =>
+  Effect.gen(function*() {
+    const transport = yield* Transport
+    const storage = yield* LogStorage
+    const clock = yield* Effect.clock
+    const persisted = yield* storage.load
+    const seed = yield* Random.nextInt
+    const observer = Option.getOrUndefined(yield* Effect.serviceOption(RaftObserver))
+    const now = () => clock.unsafeCurrentTimeMillis()
+    const core = new RaftCore(
+      {
+        id: config.id,
+        peers: config.peers,
+        electionTimeoutMs: config.electionTimeoutMs,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        preVote: config.preVote,
+        checkQuorum: config.checkQuorum,
+        leaderNoop: config.leaderNoop,
+        maxAppendBytes: config.maxAppendBytes,
+        maxInflight: config.maxInflight,
+        maxApplyEntries: config.maxApplyEntries
+      },
+      persisted,
+      now(),
+      seed
+    )
+    const applyQueue = yield* Queue.unbounded<ApplyMsg>()
+    const work = yield* Effect.makeLatch(false)
+    const rearm = yield* Effect.makeLatch(false)
+    const replyWaiters = new Map<number, Deferred.Deferred<RaftResponse>>()
+    const readWaiters = new Map<number, Deferred.Deferred<number, NotLeader | NodeStopped>>()
+    const rpcs = yield* FiberSet.make<void, never>()
+    const callOptions = config.rpcTimeoutMs === undefined ? undefined : { timeout: config.rpcTimeoutMs }
+    let nextToken = 1
+    let stopped = false
+    let armedDeadline = Infinity
+
+    // After any step: wake the Ready loop, and the timer if the next deadline moved earlier.
+    const stepped = () => {
+      observer?.observe(core)
+      if (core.hasReady()) work.unsafeOpen()
+      if (core.nextDeadline() < armedDeadline) rearm.unsafeOpen()
+    }
+    const step = (event: Event) => {
+      if (stopped) return
+      core.step(event)
+      stepped()
+    }
+
+    const send = (to: NodeId, request: RaftRequest) =>
+      transport.call(to, request, callOptions).pipe(
+        Effect.matchEffect({
+          onSuccess: (response) => Effect.sync(() => step({ _tag: "Response", now: now(), from: to, request, response })),
+          onFailure: () => Effect.sync(() => step({ _tag: "Failure", now: now(), to, request }))
+        })
+      )
+
+    // The Ready loop: persist, then send and reply, then apply.
+    const processReady = Effect.gen(function*() {
+      while (core.hasReady()) {
+        const rd = core.ready()
+        if (rd.snapshot !== undefined) {
+          yield* storage.installSnapshot(rd.snapshot.snapshot, { discardLog: rd.snapshot.discardLog })
+        }
+        if (rd.entries.length > 0 || rd.hardState !== undefined) yield* storage.append(rd.entries, rd.hardState)
+        for (const m of rd.messages) yield* FiberSet.run(rpcs, send(m.to, m.request))
+        for (const r of rd.replies) {
+          const waiter = replyWaiters.get(r.token)
+          if (waiter !== undefined) {
+            replyWaiters.delete(r.token)
+            Deferred.unsafeDone(waiter, Effect.succeed(r.response))
+          }
+        }
+        if (rd.applySnapshot !== undefined) {
+          const s = rd.applySnapshot
+          yield* Queue.offer(applyQueue, { _tag: "Snapshot", index: s.index, term: s.term, data: s.data })
+        }
+        if (rd.committed.length > 0) {
+          yield* Queue.offerAll(
+            applyQueue,
+            rd.committed.map((e): ApplyMsg =>
+              e.kind === EntryKind.Noop
+                ? { _tag: "Noop", index: e.index, term: e.term }
+                : { _tag: "Command", index: e.index, term: e.term, data: e.data }
+            )
+          )
+        }
+        for (const r of rd.reads) readWaiters.get(r.token)?.pipe((d) => Deferred.unsafeDone(d, Effect.succeed(r.index)))
+        for (const r of rd.readFailures) {
+          readWaiters.get(r.token)?.pipe((d) => Deferred.unsafeDone(d, Effect.fail(new NotLeader({ leaderHint: r.leader }))))
+        }
+        for (const r of [...rd.reads, ...rd.readFailures]) readWaiters.delete(r.token)
+        core.advance()
+        stepped()
+      }
+    })
+    yield* Effect.forkScoped(Effect.forever(work.await.pipe(
+      Effect.zipRight(Effect.sync(() => work.unsafeClose())),
+      Effect.zipRight(processReady)
+    )))
+
+    // Timers: sleep until the core's next deadline (re-armed when it moves earlier), then tick.
+    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+      const deadline = core.nextDeadline()
+      const wait = deadline - now()
+      if (wait > 0) {
+        armedDeadline = deadline
+        rearm.unsafeClose()
+        yield* Effect.raceFirst(Clock.sleep(wait), rearm.await)
+        armedDeadline = Infinity
+      } else {
+        step({ _tag: "Tick", now: now() })
+      }
+    })))
+
+    const handle = (request: RaftRequest): Effect.Effect<any> =>
+      Effect.suspend(() => {
+        const token = nextToken++
+        const reply = Deferred.unsafeMake<RaftResponse>(undefined as any)
+        replyWaiters.set(token, reply)
+        step({ _tag: "Request", now: now(), from: requestSender(request), request, token })
+        return Deferred.await(reply)
+      })
+    yield* transport.serve<RaftRequest, never>(RaftProtocol, {
+      RequestVote: handle,
+      AppendEntries: handle,
+      Heartbeat: handle,
+      InstallSnapshot: handle,
+      TimeoutNow: handle
+    })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        stopped = true
+        for (const d of readWaiters.values()) Deferred.unsafeDone(d, Effect.fail(new NodeStopped({ id: config.id })))
+        readWaiters.clear()
+        yield* Queue.shutdown(applyQueue)
+      })
+    )
+
+    const shape: RaftShape = {
+      id: config.id,
+      propose: (data) =>
+        Effect.suspend(() => {
+          if (stopped) return Effect.fail(new NotLeader({ leaderHint: null }))
+          const r = core.propose(data)
+          stepped()
+          return r._tag === "Accepted"
+            ? Effect.succeed({ index: r.index, term: r.term })
+            : Effect.fail(new NotLeader({ leaderHint: r.leader }))
+        }),
+      readIndex: Effect.suspend(() => {
+        if (stopped) return Effect.fail(new NodeStopped({ id: config.id }))
+        const token = nextToken++
+        const d = Deferred.unsafeMake<number, NotLeader | NodeStopped>(undefined as any)
+        readWaiters.set(token, d)
+        step({ _tag: "ReadIndex", now: now(), token })
+        return Deferred.await(d)
+      }),
+      status: Effect.sync(() => core.status()),
+      applied: Stream.fromQueue(applyQueue),
+      snapshot: (index, data) => Effect.sync(() => step({ _tag: "Compact", index, data })),
+      transferLeadership: (to) =>
+        Effect.suspend(() => {
+          const s = core.status()
+          if (s.role !== "Leader") return Effect.fail(new NotLeader({ leaderHint: s.leader }))
+          step({ _tag: "TransferLeader", now: now(), to })
+          return Effect.void
+        })
+    }
+    return shape
+  })
+
+/** A Raft node as a Layer (needs a `Transport` and a `LogStorage`). */
+export const layer = (config: RaftConfig): Layer.Layer<Raft, StorageError, Transport | LogStorage> =>
+  Layer.scoped(Raft, make(config))

@@ -1,0 +1,793 @@
+/**
+ * The Raft protocol as a deterministic state machine, in the style of etcd-io/raft.
+ *
+ * `step(event)` feeds one input (a timer tick, an inbound request, a response to one of our requests,
+ * a transport failure, a proposal, a read request, a snapshot from the application); `ready()` drains
+ * what the node must now do, in order: persist (snapshot, then entries and hard state), then send
+ * messages and replies, then apply committed entries; `advance()` says that Ready was persisted.
+ * No I/O, no clock (time arrives in events), no ambient randomness (a seeded generator is part of the
+ * state): the same events give the same outputs.
+ *
+ * The state is mutated in place rather than returned anew: copying a log per event would cost more
+ * than the protocol itself. The contract is unchanged: `ready()` output is a function of the events.
+ *
+ * Beyond the paper: PreVote and CheckQuorum (§9.6 of Ongaro's thesis), ReadIndex (§6.4), leadership
+ * transfer (§3.10), per-follower progress (probe / replicate / snapshot), batching (proposals are only
+ * marked; one AppendEntries per follower carries everything new at the next `ready()`), pipelining
+ * (up to `maxInflight` appends in flight), the 6.824 fast log backtracking (conflict term/index).
+ * @internal
+ */
+import type { NodeId } from "../../rpc/Transport.js"
+import { EntryKind, type HardState, type LogEntry, type Persisted, type Snapshot } from "../../storage/LogStorage.js"
+import {
+  AppendEntries,
+  AppendEntriesReply,
+  Heartbeat,
+  HeartbeatReply,
+  InstallSnapshot,
+  InstallSnapshotReply,
+  type RaftRequest,
+  type RaftResponse,
+  RequestVote,
+  RequestVoteReply,
+  TimeoutNow
+} from "../Messages.js"
+import { Progress } from "./Progress.js"
+import { RaftLog } from "./RaftLog.js"
+
+export interface CoreConfig {
+  readonly id: NodeId
+  /** Every voting member, this node included. */
+  readonly peers: ReadonlyArray<NodeId>
+  /** Election timeouts are drawn from [electionTimeoutMs, 2 * electionTimeoutMs). */
+  readonly electionTimeoutMs: number
+  readonly heartbeatIntervalMs: number
+  readonly preVote: boolean
+  readonly checkQuorum: boolean
+  /** A new leader appends an empty entry, to commit earlier terms' entries and serve reads at once. */
+  readonly leaderNoop: boolean
+  /** Bytes of entries per AppendEntries (at least one entry is always sent). */
+  readonly maxAppendBytes: number
+  /** AppendEntries in flight per follower while replicating. */
+  readonly maxInflight: number
+  /** Committed entries handed to the application per Ready. */
+  readonly maxApplyEntries: number
+}
+
+export type Role = "Follower" | "PreCandidate" | "Candidate" | "Leader"
+
+export type Event =
+  /** Time passed; run whatever timers are due. */
+  | { readonly _tag: "Tick"; readonly now: number }
+  /** An inbound RPC. Its reply comes out of a later `ready()` under `token`, after persistence. */
+  | { readonly _tag: "Request"; readonly now: number; readonly from: NodeId; readonly request: RaftRequest; readonly token: number }
+  /** The reply to a request we sent. */
+  | {
+    readonly _tag: "Response"
+    readonly now: number
+    readonly from: NodeId
+    readonly request: RaftRequest
+    readonly response: RaftResponse
+  }
+  /** A request we sent got no reply (lost, timed out, peer unreachable). */
+  | { readonly _tag: "Failure"; readonly now: number; readonly to: NodeId; readonly request: RaftRequest }
+  /** The application snapshotted its state through `index`. */
+  | { readonly _tag: "Compact"; readonly index: number; readonly data: Uint8Array }
+  /** Ask the leader to hand leadership to `to`. */
+  | { readonly _tag: "TransferLeader"; readonly now: number; readonly to: NodeId }
+  /** A linearizable read: answered in `Ready.reads` once leadership is confirmed. */
+  | { readonly _tag: "ReadIndex"; readonly now: number; readonly token: number }
+
+export interface Outgoing {
+  readonly to: NodeId
+  readonly request: RaftRequest
+}
+
+export interface Ready {
+  /** Persist first: a snapshot (from the leader, or the application's), then `entries` and `hardState`. */
+  readonly snapshot: { readonly snapshot: Snapshot; readonly discardLog: boolean } | undefined
+  /** Entries to persist; they replace any stored entries from `entries[0].index` on. */
+  readonly entries: ReadonlyArray<LogEntry>
+  readonly hardState: HardState | undefined
+  /** Then send. */
+  readonly messages: ReadonlyArray<Outgoing>
+  readonly replies: ReadonlyArray<{ readonly token: number; readonly response: RaftResponse }>
+  /** Then apply: a snapshot from the leader first, then committed entries in order. */
+  readonly applySnapshot: Snapshot | undefined
+  readonly committed: ReadonlyArray<LogEntry>
+  /** Reads confirmed at `index` (serve them once the state machine has applied `index`). */
+  readonly reads: ReadonlyArray<{ readonly token: number; readonly index: number }>
+  /** Reads that cannot be served here: this node is not (or no longer) the leader. */
+  readonly readFailures: ReadonlyArray<{ readonly token: number; readonly leader: NodeId | null }>
+}
+
+export type ProposeResult =
+  | { readonly _tag: "Accepted"; readonly index: number; readonly term: number }
+  | { readonly _tag: "NotLeader"; readonly leader: NodeId | null }
+
+export interface Status {
+  readonly id: NodeId
+  readonly term: number
+  readonly role: Role
+  readonly leader: NodeId | null
+  readonly vote: NodeId | null
+  readonly commit: number
+  readonly applied: number
+  readonly firstIndex: number
+  readonly lastIndex: number
+  readonly lastTerm: number
+  readonly snapshotIndex: number
+}
+
+/** A violated protocol invariant: a bug, reported loudly. */
+export class InvariantViolation extends Error {
+  override readonly name = "InvariantViolation"
+}
+
+const assert = (condition: boolean, message: () => string) => {
+  if (!condition) throw new InvariantViolation(message())
+}
+
+export class RaftCore {
+  // persistent state
+  private term: number
+  private vote: NodeId | null
+  private commit: number
+  readonly log: RaftLog
+
+  // volatile state
+  private role: Role = "Follower"
+  private leader: NodeId | null = null
+  private applied: number
+  private now: number
+  private electionDeadline = 0
+  private heartbeatDeadline = 0
+  private checkQuorumDeadline = 0
+  private lastLeaderContact = -Infinity
+  private readonly votes = new Map<NodeId, boolean>()
+  private readonly progress = new Map<NodeId, Progress>()
+  private transferee: NodeId | null = null
+  private transferDeadline = Infinity
+  private rng: number
+  private readonly quorum: number
+  private readonly others: ReadonlyArray<NodeId>
+
+  // ReadIndex
+  private readRound = 0
+  private readRoundOpen = false
+  private pendingReads: Array<{ token: number; index: number; round: number }> = []
+  private readsAwaitingCommit: Array<number> = []
+
+  // persistence bookkeeping
+  private savedHardState: HardState
+  private unstableFrom: number
+  private stableIndex: number
+  private persistingTo = 0
+  private pendingSnapshot: { snapshot: Snapshot; discardLog: boolean } | undefined
+  private applySnapshot: Snapshot | undefined
+  private appendNeeded = false
+
+  // outputs
+  private messages: Array<Outgoing> = []
+  private replies: Array<{ token: number; response: RaftResponse }> = []
+  private reads: Array<{ token: number; index: number }> = []
+  private readFailures: Array<{ token: number; leader: NodeId | null }> = []
+
+  constructor(readonly config: CoreConfig, persisted: Persisted, now: number, seed: number) {
+    assert(config.peers.includes(config.id), () => `peers ${config.peers.join(",")} must include self ${config.id}`)
+    this.term = persisted.hardState.term
+    this.vote = persisted.hardState.vote
+    this.log = new RaftLog(persisted.snapshot, persisted.entries)
+    this.commit = Math.max(persisted.hardState.commit, this.log.snapshotIndex)
+    this.applied = this.log.snapshotIndex
+    this.savedHardState = persisted.hardState
+    this.unstableFrom = this.log.lastIndex + 1
+    this.stableIndex = this.log.lastIndex
+    this.now = now
+    this.rng = (seed | 0) || 0x9e3779b9
+    this.quorum = Math.floor(config.peers.length / 2) + 1
+    this.others = config.peers.filter((p) => p !== config.id)
+    this.resetElectionTimer()
+  }
+
+  // -- queries ---------------------------------------------------------------------------------
+
+  status(): Status {
+    return {
+      id: this.config.id,
+      term: this.term,
+      role: this.role,
+      leader: this.leader,
+      vote: this.vote,
+      commit: this.commit,
+      applied: this.applied,
+      firstIndex: this.log.firstIndex,
+      lastIndex: this.log.lastIndex,
+      lastTerm: this.log.lastTerm,
+      snapshotIndex: this.log.snapshotIndex
+    }
+  }
+
+  /** When the next timer is due (simulated or real ms); the shell calls `step(Tick)` then. */
+  nextDeadline(): number {
+    if (this.role !== "Leader") return this.electionDeadline
+    let d = this.heartbeatDeadline
+    if (this.config.checkQuorum && this.checkQuorumDeadline < d) d = this.checkQuorumDeadline
+    if (this.transferDeadline < d) d = this.transferDeadline
+    return d
+  }
+
+  /** Progress of each follower (leader only), for status pages and tests. */
+  followers(): ReadonlyArray<{ readonly id: NodeId; readonly match: number; readonly next: number; readonly state: string }> {
+    return [...this.progress].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state }))
+  }
+
+  // -- input -----------------------------------------------------------------------------------
+
+  step(event: Event): void {
+    switch (event._tag) {
+      case "Tick":
+        return this.tick(event.now)
+      case "Request":
+        this.now = Math.max(this.now, event.now)
+        return this.onRequest(event.from, event.request, event.token)
+      case "Response":
+        this.now = Math.max(this.now, event.now)
+        return this.onResponse(event.from, event.request, event.response)
+      case "Failure":
+        this.now = Math.max(this.now, event.now)
+        return this.onFailure(event.to, event.request)
+      case "Compact":
+        return this.compact(event.index, event.data)
+      case "TransferLeader":
+        this.now = Math.max(this.now, event.now)
+        return this.transferLeadership(event.to)
+      case "ReadIndex":
+        this.now = Math.max(this.now, event.now)
+        return this.readIndex(event.token)
+    }
+  }
+
+  /** Appends a command if this node leads; the index and term it will have if committed. */
+  propose(data: Uint8Array, kind: EntryKind = EntryKind.Command): ProposeResult {
+    if (this.role !== "Leader") return { _tag: "NotLeader", leader: this.leader }
+    // During a transfer new entries would only delay the transferee's catch-up (etcd drops them too).
+    if (this.transferee !== null) return { _tag: "NotLeader", leader: this.transferee }
+    const entry: LogEntry = { index: this.log.lastIndex + 1, term: this.term, kind, data }
+    this.log.append(entry)
+    this.appendNeeded = true
+    return { _tag: "Accepted", index: entry.index, term: entry.term }
+  }
+
+  // -- output ----------------------------------------------------------------------------------
+
+  hasReady(): boolean {
+    return this.messages.length > 0 || this.replies.length > 0 || this.appendNeeded || this.readRoundOpen ||
+      this.unstableFrom <= this.log.lastIndex || this.pendingSnapshot !== undefined ||
+      this.applySnapshot !== undefined || this.reads.length > 0 || this.readFailures.length > 0 ||
+      this.hardStateChanged() || this.applied < this.commit
+  }
+
+  ready(): Ready {
+    if (this.appendNeeded) {
+      this.appendNeeded = false
+      if (this.role === "Leader") for (const p of this.others) this.sendAppend(p)
+    }
+    if (this.readRoundOpen) {
+      this.readRoundOpen = false
+      if (this.role === "Leader") this.broadcastHeartbeat()
+    }
+    const snapshot = this.pendingSnapshot
+    const fromIndex = Math.max(this.unstableFrom, this.log.snapshotIndex + 1)
+    const entries = this.log.slice(fromIndex, this.log.lastIndex + 1)
+    const hardState = this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.commit } : undefined
+    const applySnapshot = this.applySnapshot
+    const committed = this.log.slice(this.applied + 1, Math.min(this.commit, this.log.lastIndex) + 1)
+      .slice(0, this.config.maxApplyEntries)
+    if (applySnapshot !== undefined) this.applied = Math.max(this.applied, applySnapshot.index)
+    if (committed.length > 0) this.applied = committed[committed.length - 1]!.index
+    const ready: Ready = {
+      snapshot,
+      entries,
+      hardState,
+      messages: this.messages,
+      replies: this.replies,
+      applySnapshot,
+      committed,
+      reads: this.reads,
+      readFailures: this.readFailures
+    }
+    if (hardState !== undefined) this.savedHardState = hardState
+    this.pendingSnapshot = undefined
+    this.applySnapshot = undefined
+    this.unstableFrom = this.log.lastIndex + 1
+    this.persistingTo = this.log.lastIndex
+    this.messages = []
+    this.replies = []
+    this.reads = []
+    this.readFailures = []
+    return ready
+  }
+
+  /** The last Ready was persisted. */
+  advance(): void {
+    this.stableIndex = Math.max(this.stableIndex, this.persistingTo)
+    if (this.role === "Leader") this.maybeCommit()
+  }
+
+  // -- timers ----------------------------------------------------------------------------------
+
+  private tick(now: number) {
+    this.now = Math.max(this.now, now)
+    if (this.role === "Leader") {
+      if (this.now >= this.heartbeatDeadline) this.broadcastHeartbeat()
+      if (this.config.checkQuorum && this.now >= this.checkQuorumDeadline) this.checkQuorum()
+      if (this.transferee !== null && this.now >= this.transferDeadline) this.abortTransfer()
+    } else if (this.now >= this.electionDeadline) {
+      this.campaign(this.config.preVote ? "pre" : "real")
+    }
+  }
+
+  private random(): number {
+    // xorshift32: deterministic, seeded by the shell from Effect's Random.
+    let x = this.rng
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    this.rng = x
+    return (x >>> 0) / 0x100000000
+  }
+
+  private resetElectionTimer() {
+    const t = this.config.electionTimeoutMs
+    this.electionDeadline = this.now + t + Math.floor(this.random() * t)
+  }
+
+  private checkQuorum() {
+    let active = 1
+    for (const p of this.progress.values()) {
+      if (p.recentActive) active++
+      p.recentActive = false
+    }
+    this.checkQuorumDeadline = this.now + this.config.electionTimeoutMs
+    if (active < this.quorum) this.becomeFollower(this.term, null)
+  }
+
+  // -- role changes ----------------------------------------------------------------------------
+
+  private becomeFollower(term: number, leader: NodeId | null) {
+    if (term > this.term) {
+      this.term = term
+      this.vote = null
+    }
+    if (this.role === "Leader") this.failPendingReads(leader)
+    this.role = "Follower"
+    this.leader = leader
+    this.progress.clear()
+    this.transferee = null
+    this.transferDeadline = Infinity
+    this.resetElectionTimer()
+  }
+
+  private campaign(kind: "pre" | "real" | "transfer") {
+    this.votes.clear()
+    this.votes.set(this.config.id, true)
+    this.leader = null
+    let term: number
+    if (kind === "pre") {
+      this.role = "PreCandidate"
+      term = this.term + 1
+    } else {
+      this.role = "Candidate"
+      this.term++
+      this.vote = this.config.id
+      term = this.term
+    }
+    this.resetElectionTimer()
+    if (this.votes.size >= this.quorum) return this.wonElection()
+    for (const p of this.others) {
+      this.send(p, new RequestVote({
+        term,
+        candidate: this.config.id,
+        lastIndex: this.log.lastIndex,
+        lastTerm: this.log.lastTerm,
+        preVote: kind === "pre",
+        transfer: kind === "transfer"
+      }, true))
+    }
+  }
+
+  private wonElection() {
+    if (this.role === "PreCandidate") this.campaign("real")
+    else this.becomeLeader()
+  }
+
+  private becomeLeader() {
+    this.role = "Leader"
+    this.leader = this.config.id
+    this.transferee = null
+    this.transferDeadline = Infinity
+    this.progress.clear()
+    for (const p of this.others) this.progress.set(p, new Progress(this.log.lastIndex + 1, this.config.maxInflight))
+    this.readRound = 0
+    this.checkQuorumDeadline = this.now + this.config.electionTimeoutMs
+    if (this.config.leaderNoop) {
+      this.log.append({ index: this.log.lastIndex + 1, term: this.term, kind: EntryKind.Noop, data: new Uint8Array(0) })
+    }
+    // Assert leadership at once (followers reset their timers) and start probing their logs.
+    this.broadcastHeartbeat()
+    this.appendNeeded = true
+    if (this.others.length === 0) this.maybeCommit()
+  }
+
+  // -- sending ---------------------------------------------------------------------------------
+
+  private send(to: NodeId, request: RaftRequest) {
+    this.messages.push({ to, request })
+  }
+
+  private broadcastHeartbeat() {
+    this.heartbeatDeadline = this.now + this.config.heartbeatIntervalMs
+    for (const [id, p] of this.progress) {
+      this.send(id, new Heartbeat({
+        term: this.term,
+        leader: this.config.id,
+        commit: Math.min(this.commit, p.match),
+        readRound: this.readRound
+      }, true))
+    }
+  }
+
+  /** Sends `to` what it is missing, if its progress allows another message now. */
+  private sendAppend(to: NodeId) {
+    const p = this.progress.get(to)!
+    if (p.paused) return
+    const prevIndex = p.next - 1
+    const prevTerm = this.log.term(prevIndex)
+    if (prevTerm === undefined) {
+      // The follower needs entries that were compacted into the snapshot.
+      const snapshot = this.log.snapshot!
+      p.becomeSnapshot(snapshot.index)
+      this.send(to, new InstallSnapshot({ term: this.term, leader: this.config.id, snapshot }, true))
+      return
+    }
+    const entries = this.log.slice(p.next, this.log.lastIndex + 1, this.config.maxAppendBytes)
+    if (entries.length === 0 && p.state === "Replicate") return
+    this.send(to, new AppendEntries({
+      term: this.term,
+      leader: this.config.id,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.commit
+    }, true))
+    if (p.state === "Replicate") {
+      const last = entries[entries.length - 1]!.index
+      p.next = last + 1
+      p.inflights.push(last)
+    } else {
+      p.probeSent = true
+    }
+  }
+
+  private reply(token: number, response: RaftResponse) {
+    this.replies.push({ token, response })
+  }
+
+  // -- inbound requests ------------------------------------------------------------------------
+
+  private onRequest(from: NodeId, request: RaftRequest, token: number) {
+    switch (request._tag) {
+      case "RequestVote":
+        return this.reply(token, this.onRequestVote(request))
+      case "AppendEntries":
+        return this.reply(token, this.onAppendEntries(request))
+      case "Heartbeat":
+        return this.reply(token, this.onHeartbeat(request))
+      case "InstallSnapshot":
+        return this.reply(token, this.onInstallSnapshot(request))
+      case "TimeoutNow":
+        this.onTimeoutNow(from, request)
+        return this.reply(token, undefined)
+    }
+  }
+
+  private inLease(): boolean {
+    return this.config.checkQuorum && this.leader !== null &&
+      this.now - this.lastLeaderContact < this.config.electionTimeoutMs
+  }
+
+  private onRequestVote(req: RequestVote): RequestVoteReply {
+    // A node that hears from a live leader ignores campaigns: a partitioned node rejoining with a
+    // higher term must not depose it. (A leadership-transfer target is let through.)
+    if (req.term > this.term && !req.transfer && this.config.checkQuorum && (this.inLease() || this.role === "Leader")) {
+      return new RequestVoteReply({ term: this.term, granted: false }, true)
+    }
+    if (req.term < this.term) return new RequestVoteReply({ term: this.term, granted: false }, true)
+    if (!req.preVote && req.term > this.term) this.becomeFollower(req.term, null)
+    const canVote = req.preVote
+      ? req.term > this.term || this.vote === req.candidate || (this.vote === null && this.leader === null)
+      : this.vote === null || this.vote === req.candidate
+    const granted = canVote && this.log.isUpToDate(req.lastIndex, req.lastTerm)
+    if (granted && !req.preVote) {
+      this.vote = req.candidate
+      this.resetElectionTimer()
+    }
+    return new RequestVoteReply({ term: granted && req.preVote ? req.term : this.term, granted }, true)
+  }
+
+  /** Common to every message from a leader: adopt its term and leadership, reset the election timer. */
+  private heardFromLeader(term: number, leader: NodeId) {
+    if (term > this.term || this.role !== "Follower") this.becomeFollower(term, leader)
+    this.leader = leader
+    this.lastLeaderContact = this.now
+    this.resetElectionTimer()
+  }
+
+  private onAppendEntries(req: AppendEntries): AppendEntriesReply {
+    const reject = (conflictIndex: number, conflictTerm: number) =>
+      new AppendEntriesReply({ term: this.term, success: false, match: 0, conflictIndex, conflictTerm }, true)
+    if (req.term < this.term) return reject(0, 0)
+    this.heardFromLeader(req.term, req.leader)
+    let prevIndex = req.prevIndex
+    let entries: ReadonlyArray<LogEntry> = req.entries
+    const snapIndex = this.log.snapshotIndex
+    if (prevIndex < snapIndex) {
+      // Everything through our snapshot is committed, hence identical to the leader's log: skip it.
+      const skip = Math.min(entries.length, snapIndex - prevIndex)
+      entries = entries.slice(skip)
+      prevIndex += skip
+      if (prevIndex < snapIndex) {
+        return new AppendEntriesReply({ term: this.term, success: true, match: prevIndex, conflictIndex: 0, conflictTerm: 0 }, true)
+      }
+    } else if (prevIndex > this.log.lastIndex) {
+      return reject(this.log.lastIndex + 1, 0)
+    } else {
+      const t = this.log.term(prevIndex)!
+      if (t !== req.prevTerm) return reject(this.log.firstIndexOfTermEndingAt(prevIndex, t), t)
+    }
+    const firstWritten = this.log.merge(entries)
+    if (firstWritten !== undefined) {
+      // Entries from here on are new (or replace a conflicting suffix) and must be persisted.
+      assert(firstWritten > this.commit, () => `overwriting committed entry ${firstWritten} (commit ${this.commit})`)
+      this.unstableFrom = Math.min(this.unstableFrom, firstWritten)
+      this.stableIndex = Math.min(this.stableIndex, firstWritten - 1)
+      this.persistingTo = Math.min(this.persistingTo, firstWritten - 1)
+    }
+    const match = prevIndex + entries.length
+    const newCommit = Math.min(req.commit, match)
+    if (newCommit > this.commit) this.commit = newCommit
+    return new AppendEntriesReply({ term: this.term, success: true, match, conflictIndex: 0, conflictTerm: 0 }, true)
+  }
+
+  private onHeartbeat(req: Heartbeat): HeartbeatReply {
+    if (req.term < this.term) return new HeartbeatReply({ term: this.term, readRound: 0 }, true)
+    this.heardFromLeader(req.term, req.leader)
+    const newCommit = Math.min(req.commit, this.log.lastIndex)
+    if (newCommit > this.commit) this.commit = newCommit
+    return new HeartbeatReply({ term: this.term, readRound: req.readRound }, true)
+  }
+
+  private onInstallSnapshot(req: InstallSnapshot): InstallSnapshotReply {
+    if (req.term < this.term) return new InstallSnapshotReply({ term: this.term, match: 0 }, true)
+    this.heardFromLeader(req.term, req.leader)
+    const s = req.snapshot
+    if (s.index <= this.commit) return new InstallSnapshotReply({ term: this.term, match: this.commit }, true)
+    if (this.log.term(s.index) === s.term) {
+      // We hold that entry already: the log through it is committed, no need to replace anything.
+      this.commit = s.index
+      return new InstallSnapshotReply({ term: this.term, match: s.index }, true)
+    }
+    this.log.restore(s)
+    this.commit = s.index
+    this.applySnapshot = s
+    this.pendingSnapshot = { snapshot: s, discardLog: true }
+    this.unstableFrom = s.index + 1
+    this.stableIndex = s.index
+    this.persistingTo = Math.min(this.persistingTo, s.index)
+    return new InstallSnapshotReply({ term: this.term, match: s.index }, true)
+  }
+
+  private onTimeoutNow(from: NodeId, req: TimeoutNow) {
+    if (req.term === this.term && this.role === "Follower" && this.leader === from) this.campaign("transfer")
+  }
+
+  // -- responses to our requests ---------------------------------------------------------------
+
+  private onResponse(from: NodeId, request: RaftRequest, response: RaftResponse) {
+    if (response !== undefined && response.term > this.term) {
+      // A pre-vote granted with a future term is not a sign of a newer term; anything else is.
+      if (!(request._tag === "RequestVote" && request.preVote && (response as RequestVoteReply).granted)) {
+        this.becomeFollower(response.term, null)
+        return
+      }
+    }
+    switch (request._tag) {
+      case "RequestVote":
+        return this.onVoteResponse(from, request, response as RequestVoteReply)
+      case "AppendEntries":
+        return this.onAppendResponse(from, request, response as AppendEntriesReply)
+      case "Heartbeat":
+        return this.onHeartbeatResponse(from, request, response as HeartbeatReply)
+      case "InstallSnapshot":
+        return this.onSnapshotResponse(from, request, response as InstallSnapshotReply)
+      case "TimeoutNow":
+        return
+    }
+  }
+
+  private onVoteResponse(from: NodeId, req: RequestVote, resp: RequestVoteReply) {
+    const current = req.preVote
+      ? this.role === "PreCandidate" && req.term === this.term + 1
+      : this.role === "Candidate" && req.term === this.term
+    if (!current || this.votes.has(from)) return
+    this.votes.set(from, resp.granted)
+    let granted = 0
+    for (const v of this.votes.values()) if (v) granted++
+    if (granted >= this.quorum) return this.wonElection()
+    if (this.votes.size - granted >= this.quorum) this.becomeFollower(this.term, null)
+  }
+
+  private leaderProgress(from: NodeId, req: { readonly term: number }): Progress | undefined {
+    if (this.role !== "Leader" || req.term !== this.term) return undefined
+    const p = this.progress.get(from)
+    if (p !== undefined) p.recentActive = true
+    return p
+  }
+
+  private onAppendResponse(from: NodeId, req: AppendEntries, resp: AppendEntriesReply) {
+    const p = this.leaderProgress(from, req)
+    if (p === undefined) return
+    if (resp.success) {
+      const last = req.prevIndex + req.entries.length
+      assert(resp.match <= last, () => `follower ${from} claims match ${resp.match} beyond the append's last ${last}`)
+      const updated = p.update(resp.match)
+      if (p.state === "Probe") p.becomeReplicate()
+      else if (p.state === "Snapshot" && p.match >= p.pendingSnapshot) p.becomeProbe()
+      if (updated) this.maybeCommit()
+      if (this.transferee === from && p.match === this.log.lastIndex) this.sendTimeoutNow(from)
+      this.sendAppend(from)
+      return
+    }
+    const rejected = req.prevIndex
+    if (p.state === "Replicate") {
+      if (rejected <= p.match) return // stale: the logs matched beyond this point already
+      p.becomeProbe()
+    } else if (p.state === "Probe") {
+      if (rejected !== p.next - 1) return // an answer to an earlier probe
+    } else {
+      return
+    }
+    let next = resp.conflictIndex
+    if (resp.conflictTerm > 0) {
+      const last = this.log.lastIndexOfTerm(resp.conflictTerm)
+      if (last !== undefined) next = last + 1
+    }
+    p.next = Math.max(p.match + 1, Math.min(next, rejected))
+    p.probeSent = false
+    this.sendAppend(from)
+  }
+
+  private onHeartbeatResponse(from: NodeId, req: Heartbeat, resp: HeartbeatReply) {
+    const p = this.leaderProgress(from, req)
+    if (p === undefined) return
+    p.probeSent = false
+    if (resp.readRound > p.readAck) {
+      p.readAck = resp.readRound
+      this.releaseReads()
+    }
+    if (p.match < this.log.lastIndex) this.sendAppend(from)
+  }
+
+  private onSnapshotResponse(from: NodeId, req: InstallSnapshot, resp: InstallSnapshotReply) {
+    const p = this.leaderProgress(from, req)
+    if (p === undefined) return
+    if (resp.match > p.match) p.match = resp.match
+    if (p.state === "Snapshot") p.becomeProbe()
+    this.maybeCommit()
+    this.sendAppend(from)
+  }
+
+  private onFailure(to: NodeId, request: RaftRequest) {
+    const p = this.leaderProgress(to, request)
+    if (p === undefined) return
+    if (request._tag === "AppendEntries") {
+      // Whatever was streamed after the lost message is useless; find the match point again.
+      if (p.state === "Replicate") p.becomeProbe()
+      else if (p.state === "Probe") p.probeSent = false
+    } else if (request._tag === "InstallSnapshot" && p.state === "Snapshot") {
+      // Forget the snapshot first, or the probe would start after a snapshot that never arrived.
+      p.pendingSnapshot = 0
+      p.becomeProbe()
+    }
+  }
+
+  // -- commit, reads, transfer, compaction -----------------------------------------------------
+
+  private maybeCommit() {
+    const matches = [this.stableIndex]
+    for (const p of this.progress.values()) matches.push(p.match)
+    matches.sort((a, b) => b - a)
+    const q = matches[this.quorum - 1]!
+    // Only entries of the current term are committed by counting replicas (§5.4.2).
+    if (q > this.commit && this.log.term(q) === this.term) {
+      this.commit = q
+      if (this.readsAwaitingCommit.length > 0) {
+        const waiting = this.readsAwaitingCommit
+        this.readsAwaitingCommit = []
+        for (const token of waiting) this.readIndex(token)
+      }
+    }
+  }
+
+  private readIndex(token: number) {
+    if (this.role !== "Leader") {
+      this.readFailures.push({ token, leader: this.leader })
+      return
+    }
+    if (this.log.term(this.commit) !== this.term) {
+      // Until an entry of this term commits, this leader's commit index may lag the true one.
+      this.readsAwaitingCommit.push(token)
+      return
+    }
+    if (this.others.length === 0) {
+      this.reads.push({ token, index: this.commit })
+      return
+    }
+    if (!this.readRoundOpen) {
+      this.readRound++
+      this.readRoundOpen = true
+    }
+    this.pendingReads.push({ token, index: this.commit, round: this.readRound })
+  }
+
+  private releaseReads() {
+    const acks = [this.readRound]
+    for (const p of this.progress.values()) acks.push(p.readAck)
+    acks.sort((a, b) => b - a)
+    const confirmed = acks[this.quorum - 1]!
+    let n = 0
+    while (n < this.pendingReads.length && this.pendingReads[n]!.round <= confirmed) n++
+    for (const r of this.pendingReads.splice(0, n)) this.reads.push({ token: r.token, index: r.index })
+  }
+
+  private failPendingReads(leader: NodeId | null) {
+    for (const r of this.pendingReads) this.readFailures.push({ token: r.token, leader })
+    for (const token of this.readsAwaitingCommit) this.readFailures.push({ token, leader })
+    this.pendingReads = []
+    this.readsAwaitingCommit = []
+    this.readRoundOpen = false
+  }
+
+  private transferLeadership(to: NodeId) {
+    if (this.role !== "Leader" || to === this.config.id || !this.progress.has(to)) return
+    this.transferee = to
+    this.transferDeadline = this.now + this.config.electionTimeoutMs
+    const p = this.progress.get(to)!
+    if (p.match === this.log.lastIndex) this.sendTimeoutNow(to)
+    else this.sendAppend(to)
+  }
+
+  private sendTimeoutNow(to: NodeId) {
+    this.send(to, new TimeoutNow({ term: this.term, leader: this.config.id }, true))
+  }
+
+  private abortTransfer() {
+    this.transferee = null
+    this.transferDeadline = Infinity
+  }
+
+  private compact(index: number, data: Uint8Array) {
+    if (index <= this.log.snapshotIndex) return
+    assert(index <= this.applied, () => `snapshot at ${index} beyond the applied index ${this.applied}`)
+    const term = this.log.term(index)!
+    const snapshot: Snapshot = { index, term, data }
+    this.log.compact(snapshot)
+    this.pendingSnapshot = { snapshot, discardLog: this.pendingSnapshot?.discardLog === true }
+  }
+
+  private hardStateChanged(): boolean {
+    const s = this.savedHardState
+    return s.term !== this.term || s.vote !== this.vote || s.commit !== this.commit
+  }
+}
