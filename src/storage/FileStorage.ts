@@ -317,7 +317,10 @@ export const make = (
           } else {
             const batch: Array<WriteRequest> = []
             for (let r = requests[i]; r !== undefined && r._tag === "Write"; r = requests[++i]) batch.push(r)
-            yield* guarded(batch, writeBatch(batch))
+            yield* guarded(
+              batch,
+              writeBatch(batch).pipe(Effect.withSpan("FileStorage.commit", { attributes: { writes: batch.length } }))
+            )
           }
         }
       })
@@ -367,8 +370,11 @@ export const make = (
       return undefined
     }
 
-    const append = Effect.fn("FileStorage.append")(function*(entries: ReadonlyArray<LogEntry>, hardState?: HardState) {
-      return yield* submit(() => {
+    // `append` and `setHardState` are plain functions, not `Effect.fn`: its per-call stack capture and
+    // span cost more than the rest of an append put together. The writer's `FileStorage.commit` span
+    // (one per batch) traces what matters, the write and fsync.
+    const append = (entries: ReadonlyArray<LogEntry>, hardState?: HardState) =>
+      submit(() => {
         const bad = checkAppend(entries)
         if (bad !== undefined) throw new Error(`LogStorage: ${bad}`)
         const records: Array<Uint8Array> = []
@@ -377,16 +383,14 @@ export const make = (
         if (entries.length > 0) pendingLastIndex = entries[entries.length - 1]!.index
         return { _tag: "Write", bytes: concat(records), apply: (m) => m.append(entries, hardState), done: newDone() }
       })
-    })
 
-    const setHardState = Effect.fn("FileStorage.setHardState")(function*(hardState: HardState) {
-      return yield* submit(() => ({
+    const setHardState = (hardState: HardState) =>
+      submit(() => ({
         _tag: "Write",
         bytes: hardStateRecord(hardState),
         apply: (m) => m.setHardState(hardState),
         done: newDone()
       }))
-    })
 
     const installSnapshot = Effect.fn("FileStorage.installSnapshot")(
       function*(snapshot: Snapshot, options?: { readonly discardLog?: boolean }) {

@@ -3,11 +3,12 @@ import { SystemError } from "@effect/platform/Error"
 import { NodeFileSystem } from "@effect/platform-node"
 import { it } from "@effect/vitest"
 import { Cause, Effect, Either, Exit, Logger, Option, Scope } from "effect"
+import * as fc from "fast-check"
 import * as path from "node:path"
-import { describe, expect } from "vitest"
+import { describe, expect, it as vit } from "vitest"
 import * as FileStorage from "../../src/storage/FileStorage.js"
 import { segmentName } from "../../src/storage/internal/files.js"
-import { scan } from "../../src/storage/internal/record.js"
+import { encodeRecord, encodeRecordWithSchema, scan, type WalRecord } from "../../src/storage/internal/record.js"
 import {
   CorruptLog,
   type HardState,
@@ -141,6 +142,40 @@ const instrumented = (fs: FileSystem.FileSystem, faults: Faults): FileSystem.Fil
 
 const withFaults = <A, E, R>(faults: Faults, effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => Effect.provideService(effect, FileSystem.FileSystem, instrumented(fs, faults)))
+
+// -- the record format ------------------------------------------------------------------------------
+
+describe("FileStorage records", () => {
+  const nat = fc.nat({ max: Number.MAX_SAFE_INTEGER })
+  const record: fc.Arbitrary<WalRecord> = fc.oneof(
+    fc.record({ term: nat, vote: fc.option(fc.string(), { nil: null }), commit: nat })
+      .map((hardState) => ({ _tag: "HardState" as const, hardState })),
+    fc.array(fc.record({ index: nat, term: nat, kind: fc.constantFrom(0 as const, 1 as const), data: fc.uint8Array() }))
+      .map((entries) => ({ _tag: "Entries" as const, entries })),
+    fc.record({ index: nat, term: nat, discardLog: fc.boolean() }).map((m) => ({ _tag: "Snapshot" as const, ...m }))
+  )
+
+  vit("the hand-written encoding is the Schema's, and decodes back", () =>
+    fc.assert(fc.property(record, (r) => {
+      const bytes = encodeRecord(r)
+      expect(bytes).toEqual(encodeRecordWithSchema(r))
+      expect(recordOffsets(bytes).map((x) => x.record)).toEqual([r])
+    }), { numRuns: 300 }))
+
+  vit("values the Schema rejects are rejected before they reach the disk", () => {
+    const bad: ReadonlyArray<WalRecord> = [
+      { _tag: "HardState", hardState: { term: -1, vote: null, commit: 0 } },
+      { _tag: "HardState", hardState: { term: 1, vote: null, commit: 0.5 } },
+      { _tag: "Entries", entries: [{ index: 1, term: Number.NaN, kind: 0, data: bytes() }] },
+      { _tag: "Entries", entries: [{ index: 1, term: 1, kind: 2 as 0, data: bytes() }] },
+      { _tag: "Snapshot", index: 2 ** 53, term: 1, discardLog: false }
+    ]
+    for (const r of bad) {
+      expect(() => encodeRecordWithSchema(r)).toThrow()
+      expect(() => encodeRecord(r)).toThrow(/LogStorage: invalid/)
+    }
+  })
+})
 
 // -- torn tails ------------------------------------------------------------------------------------
 
@@ -459,13 +494,15 @@ describe("FileStorage writes", () => {
     expect(error.message).toContain("closed")
   }))
 
-  test("an invalid append dies in its caller without reaching the disk", Effect.gen(function*() {
+  test("an invalid append (gap, bad entry) dies in its caller without reaching the disk", Effect.gen(function*() {
     const dir = yield* tempDir
     yield* withStorage({ dir }, (s) =>
       Effect.gen(function*() {
         yield* s.append(range(1, 2, 1))
         const exit = yield* Effect.exit(s.append([entry(4, 1)]))
         expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        const invalid = yield* Effect.exit(s.append([entry(3, -1)]))
+        expect(Exit.isFailure(invalid) && Cause.isDie(invalid.cause)).toBe(true)
         yield* s.append([entry(3, 1)])
       }))
     expect((yield* loadOf({ dir })).entries.map((e) => e.index)).toEqual([1, 2, 3])
