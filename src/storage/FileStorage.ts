@@ -325,8 +325,8 @@ export const make = (
         }
       })
 
-    // A batch, once taken, is written to the end even when the storage is closing: the caller may
-    // already have been told nothing, but the files must not be closed under a write.
+    // A batch, once taken, is finished even while the storage is closing: its callers get their answer,
+    // and the files are never closed under a write or an fsync.
     const writer = Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(restore(Queue.take(queue)), (first) =>
         Effect.flatMap(Queue.takeAll(queue), (rest) => process([first, ...rest])))

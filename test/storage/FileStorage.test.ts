@@ -442,6 +442,27 @@ describe("FileStorage writes", () => {
     expect((yield* loadOf({ dir })).entries.length).toBe(2 * n)
   }))
 
+  test("writes and snapshots queued together are applied in queue order", Effect.gen(function*() {
+    const dir = yield* tempDir
+    const ops: ReadonlyArray<Op> = [
+      { op: "append", entries: range(1, 3, 1) },
+      { op: "append", entries: range(4, 6, 1), hardState: { term: 1, vote: "n1", commit: 3 } },
+      { op: "snap", snapshot: { index: 4, term: 1, data: bytes(4) }, discardLog: false },
+      { op: "append", entries: range(6, 8, 2) },
+      { op: "hard", hardState: { term: 2, vote: null, commit: 6 } },
+      { op: "snap", snapshot: { index: 2, term: 1, data: bytes(2) }, discardLog: false },
+      { op: "append", entries: range(9, 9, 2) },
+      { op: "snap", snapshot: { index: 9, term: 2, data: bytes(9) }, discardLog: true },
+      { op: "append", entries: range(10, 12, 3) }
+    ]
+    yield* withStorage({ dir, segmentBytes: 64 }, (s) =>
+      Effect.gen(function*() {
+        yield* Effect.forEach(ops, (op) => run(s, op), { concurrency: "unbounded", discard: true })
+        expect(yield* s.load).toEqual(modelOf(ops))
+      }))
+    expect(yield* loadOf({ dir })).toEqual(modelOf(ops))
+  }))
+
   test("a failed fsync fails its whole batch and every later write; a restart recovers", Effect.gen(function*() {
     const dir = yield* tempDir
     const faults: Faults = { syncs: 0, failSync: false, failWrite: false }

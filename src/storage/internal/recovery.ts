@@ -5,8 +5,8 @@
  * What is on disk is a sequence of segments; each one is either
  * - a *snapshot segment*, opened by `HardState, Snapshot marker, Entries(retained)`: the whole state
  *   of the node when a snapshot was installed, self-contained (older segments are superseded by it); or
- * - an ordinary segment, opened by `HardState` (a roll because the previous one was full), or by
- *   nothing at all (segment 1 of a new directory is opened by the empty hard state).
+ * - an ordinary segment, opened by `HardState`: segment 1 of a new directory, or the next one after a
+ *   full segment. (A crash can leave the last one with less, even empty: it was never acknowledged.)
  *
  * Recovery replays, from an empty model, every record from the newest *complete* snapshot segment on
  * (or from segment 1 when there is none); the marker installs the snapshot file it names. Because each
