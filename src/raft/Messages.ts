@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import * as Transport from "../rpc/Transport.js"
-import { LogEntrySchema, SnapshotSchema } from "../storage/LogStorage.js"
+import { LogEntriesSchema, SnapshotSchema } from "../storage/LogStorage.js"
 
 const Term = Schema.NonNegativeInt
 const Index = Schema.NonNegativeInt
@@ -49,7 +49,7 @@ export class AppendEntries extends Schema.TaggedRequest<AppendEntries>()("Append
     leader: Schema.String,
     prevIndex: Index,
     prevTerm: Term,
-    entries: Schema.Array(LogEntrySchema),
+    entries: LogEntriesSchema,
     commit: Index
   }
 }) {}

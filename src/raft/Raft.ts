@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Data, Deferred, Effect, FiberSet, Layer, Option, Queue, Random, Schema, type Scope, Stream } from "effect"
+import { withoutStack } from "../internal/errors.js"
 import { Transport, type NodeId } from "../rpc/Transport.js"
 import { EntryKind, LogStorage, type StorageError } from "../storage/LogStorage.js"
 import { type Event, RaftCore, type Status } from "./core/RaftCore.js"
@@ -243,7 +244,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
           stepped()
           return r._tag === "Accepted"
             ? Effect.succeed({ index: r.index, term: r.term })
-            : Effect.fail(new NotLeader({ leaderHint: r.leader }))
+            : Effect.fail(withoutStack(() => new NotLeader({ leaderHint: r.leader })))
         }),
       readIndex: Effect.suspend(() => {
         if (stopped) return Effect.fail(new NodeStopped({ id: config.id }))

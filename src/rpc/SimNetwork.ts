@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Exit, Fiber, FiberSet, Layer, Random, type Scope } from "effect"
+import { withoutStack } from "../internal/errors.js"
 import { Dispatcher, decodeReply, encodeRequest } from "./internal/wire.js"
 import {
   type AnyRequest,
@@ -116,7 +117,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
         : Effect.clockWith((clock) => Effect.sync(() => trace.push(`${clock.unsafeCurrentTimeMillis()} ${event}`)))
 
     const fail = (reason: TransportError["reason"], peer: NodeId, detail: string) =>
-      Effect.fail(new TransportError({ reason, peer, detail }))
+      Effect.fail(withoutStack(() => new TransportError({ reason, peer, detail })))
 
     const isDead = (end: End, serverName: string, server: Server) =>
       !end.enabled || servers.get(serverName) !== server

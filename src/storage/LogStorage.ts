@@ -13,7 +13,7 @@
  * (`RaftStateSize`, `SnapshotSize`). Both Layers compute them with the same formula.
  * @since 0.1.0
  */
-import { Context, Data, Effect, Layer, Schema } from "effect"
+import { Context, Data, Effect, Layer, ParseResult, Schema } from "effect"
 import * as Codec from "../rpc/Codec.js"
 
 /** What an entry carries: a user command, or the empty entry a new leader appends. */
@@ -49,6 +49,40 @@ export const LogEntrySchema: Schema.Schema<LogEntry, readonly [number, number, E
     encode: ({ index, term, kind, data }) => [index, term, kind, data] as const
   }
 )
+
+type EncodedEntry = readonly [number, number, EntryKind, Uint8Array]
+
+const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0
+
+/**
+ * A whole array of entries, as in AppendEntries: the same tuples as `LogEntrySchema`, validated in one
+ * loop. Composing `Schema.Array(LogEntrySchema)` runs about ten parser steps per entry (tuple,
+ * refinements, transform, struct), which measured ~2 µs per entry each way: ten times the msgpack
+ * cost, and the largest single cost of a simulated cluster.
+ */
+export const LogEntriesSchema: Schema.Schema<ReadonlyArray<LogEntry>, ReadonlyArray<EncodedEntry>> = Schema
+  .transformOrFail(
+    Schema.declare((u): u is ReadonlyArray<EncodedEntry> => Array.isArray(u), { identifier: "EncodedLogEntries" }),
+    Schema.declare((u): u is ReadonlyArray<LogEntry> => Array.isArray(u), { identifier: "LogEntries" }),
+    {
+      strict: true,
+      decode: (raw, _, ast) => {
+        const out: Array<LogEntry> = new Array(raw.length)
+        for (let i = 0; i < raw.length; i++) {
+          const t = raw[i] as unknown
+          if (
+            !Array.isArray(t) || t.length !== 4 || !isIndex(t[0]) || !isIndex(t[1]) || (t[2] !== 0 && t[2] !== 1) ||
+            !(t[3] instanceof Uint8Array)
+          ) {
+            return ParseResult.fail(new ParseResult.Type(ast, raw, `entry ${i} is not [index, term, kind 0|1, bytes]`))
+          }
+          out[i] = { index: t[0], term: t[1], kind: t[2], data: t[3] }
+        }
+        return ParseResult.succeed(out)
+      },
+      encode: (entries) => ParseResult.succeed(entries.map((e): EncodedEntry => [e.index, e.term, e.kind, e.data]))
+    }
+  )
 
 /** Term, vote and commit index: what a node must remember across a crash besides the log. */
 export interface HardState {
