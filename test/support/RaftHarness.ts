@@ -29,6 +29,9 @@ export const ET = 1000
 
 export type Command = number | string
 
+/** What the harness records for a leader's empty entry (only with `leaderNoop`, off in the 6.824 tests). */
+export const NOOP = "<noop>"
+
 export const encodeCommand = (c: Command): Uint8Array => Codec.pack(c)
 const decodeCommand = (data: Uint8Array): Command => {
   const v = Codec.unpack(data)
@@ -54,6 +57,8 @@ export interface Options {
   readonly snapshot?: boolean
   /** Overrides of the Raft configuration used by every node. */
   readonly raft?: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">>
+  /** Simulated latency of each storage write of node i (for pipelining tests). Default none. */
+  readonly storageLatencyMs?: (i: number) => number
 }
 
 /** The Raft configuration the 6.824 tests run with (see RaftConfig.leaderNoop for why no noop). */
@@ -86,12 +91,19 @@ export const make = (options: Options) =>
     }
 
     // -- continuous invariants ------------------------------------------------------------------
+    /** Requests sent, by tag (AppendEntries, Heartbeat, ...), across all nodes. */
+    const sent = new Map<string, number>()
+    /** Storage writes (append calls) per node. */
+    const storageWrites: Array<number> = Array.from({ length: n }, () => 0)
+    /** The latest core of each node, for tests that inspect protocol state. */
+    const cores: Array<RaftCore | undefined> = Array.from({ length: n }, () => undefined)
     const leaderOfTerm = new Map<number, string>()
     const wasLeader = new Map<string, number>()
     const entryAt = new Map<string, { data: Uint8Array; prevTerm: number | undefined }>()
 
     const observer = Layer.succeed(Raft.RaftObserver, {
       observe: (core: RaftCore) => {
+        cores[Number(core.config.id)] = core
         const s = core.status()
         if (s.role !== "Leader") return
         const other = leaderOfTerm.get(s.term)
@@ -107,7 +119,7 @@ export const make = (options: Options) =>
           }
           if (committed === undefined) continue
           const e = core.log.entry(index)
-          if (e === undefined || decodeCommand(e.data) !== committed) {
+          if (e === undefined || (e.kind === 1 ? NOOP : decodeCommand(e.data)) !== committed) {
             die(`leader completeness: leader ${s.id} of term ${s.term} lacks committed index ${index} (${committed})`)
             return
           }
@@ -122,6 +134,7 @@ export const make = (options: Options) =>
       ...inner,
       append: (entries, hardState) =>
         Effect.suspend(() => {
+          storageWrites[Number(node)]!++
           for (let k = 0; k < entries.length; k++) {
             const e = entries[k]!
             const prevTerm = k > 0 ? entries[k - 1]!.term : undefined
@@ -133,8 +146,21 @@ export const make = (options: Options) =>
               die(`log matching: node ${node} stores ${key} after term ${prevTerm}, another node after ${seen.prevTerm}`)
             } else if (seen.prevTerm === undefined && prevTerm !== undefined) seen.prevTerm = prevTerm
           }
-          return inner.append(entries, hardState)
+          const latency = options.storageLatencyMs?.(Number(node)) ?? 0
+          return latency > 0
+            ? Effect.zipRight(Effect.sleep(`${latency} millis`), inner.append(entries, hardState))
+            : inner.append(entries, hardState)
         })
+    })
+
+    /** Counts requests by tag on their way out. */
+    const counted = (t: Transport["Type"]): Transport["Type"] => ({
+      ...t,
+      call: (to, request, callOptions) => {
+        const tag = (request as { readonly _tag: string })._tag
+        sent.set(tag, (sent.get(tag) ?? 0) + 1)
+        return t.call(to, request, callOptions)
+      }
     })
 
     // -- the applier checks ---------------------------------------------------------------------
@@ -155,7 +181,13 @@ export const make = (options: Options) =>
     const applier = (i: number, raft: Raft.RaftShape, snapshotMode: boolean) =>
       Stream.runForEach(raft.applied, (msg) =>
         Effect.suspend(() => {
-          if (msg._tag === "Noop") return Effect.void
+          if (msg._tag === "Noop") {
+            // Recorded like a command so that index order and cross-node agreement are still checked.
+            const err = checkLogs(i, msg.index, NOOP)
+            if (err !== undefined) return Effect.sync(() => die(err))
+            lastApplied[i] = msg.index
+            return Effect.void
+          }
           if (msg._tag === "Snapshot") {
             if (!snapshotMode) return Effect.sync(() => die(`server ${i}: unexpected snapshot in a non-snapshot test`))
             const { index, log } = decodeSnapshot(msg.data)
@@ -229,7 +261,7 @@ export const make = (options: Options) =>
         const scope = yield* Scope.make()
         const config = RaftConfig.make({ id: ids[i]!, peers: ids, ...testRaftConfig, ...options.raft })
         const raft = yield* Raft.make(config).pipe(
-          Effect.provideService(Transport, net.transport({ self: ids[i]!, ends })),
+          Effect.provideService(Transport, counted(net.transport({ self: ids[i]!, ends }))),
           Effect.provideService(LogStorage.LogStorage, checked(storage, ids[i]!)),
           Effect.provide(observer),
           Scope.extend(scope),
@@ -460,7 +492,10 @@ export const make = (options: Options) =>
       run,
       setReliable: net.setReliable,
       setLongReordering: net.setLongReordering,
-      maxIndex: () => maxIndex
+      maxIndex: () => maxIndex,
+      sent,
+      storageWrites,
+      cores
     }
   })
 

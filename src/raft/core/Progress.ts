@@ -18,13 +18,15 @@ export class Progress {
   inflights: Array<number> = []
   /** Snapshot: the index of the snapshot being sent. */
   pendingSnapshot = 0
-  /** CheckQuorum: heard from since the last check. */
-  recentActive = false
+  /** CheckQuorum: when this follower last answered (ms). */
+  lastActiveAt: number
   /** ReadIndex: highest read round this follower acknowledged in this term. */
   readAck = 0
 
-  constructor(next: number, private readonly maxInflight: number) {
+  constructor(next: number, private readonly maxInflight: number, now: number) {
     this.next = next
+    // A new leader gives every follower one election timeout to answer.
+    this.lastActiveAt = now
   }
 
   get paused(): boolean {

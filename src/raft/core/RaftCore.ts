@@ -84,7 +84,10 @@ export interface Outgoing {
 }
 
 export interface Ready {
-  /** Persist first: a snapshot (from the leader, or the application's), then `entries` and `hardState`. */
+  /**
+   * Persist first: a snapshot (from the leader, or the application's), then `entries` and `hardState`.
+   * `hardState` is present when term or vote changed, or when entries are written anyway.
+   */
   readonly snapshot: { readonly snapshot: Snapshot; readonly discardLog: boolean } | undefined
   /** Entries to persist; they replace any stored entries from `entries[0].index` on. */
   readonly entries: ReadonlyArray<LogEntry>
@@ -142,7 +145,6 @@ export class RaftCore {
   private now: number
   private electionDeadline = 0
   private heartbeatDeadline = 0
-  private checkQuorumDeadline = 0
   private lastLeaderContact = -Infinity
   private readonly votes = new Map<NodeId, boolean>()
   private readonly progress = new Map<NodeId, Progress>()
@@ -211,15 +213,18 @@ export class RaftCore {
   /** When the next timer is due (simulated or real ms); the shell calls `step(Tick)` then. */
   nextDeadline(): number {
     if (this.role !== "Leader") return this.electionDeadline
-    let d = this.heartbeatDeadline
-    if (this.config.checkQuorum && this.checkQuorumDeadline < d) d = this.checkQuorumDeadline
-    if (this.transferDeadline < d) d = this.transferDeadline
-    return d
+    return Math.min(this.heartbeatDeadline, this.transferDeadline)
   }
 
   /** Progress of each follower (leader only), for status pages and tests. */
-  followers(): ReadonlyArray<{ readonly id: NodeId; readonly match: number; readonly next: number; readonly state: string }> {
-    return [...this.progress].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state }))
+  followers(): ReadonlyArray<{
+    readonly id: NodeId
+    readonly match: number
+    readonly next: number
+    readonly state: string
+    readonly inflight: number
+  }> {
+    return [...this.progress].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, inflight: p.inflights.length }))
   }
 
   // -- input -----------------------------------------------------------------------------------
@@ -265,7 +270,7 @@ export class RaftCore {
     return this.messages.length > 0 || this.replies.length > 0 || this.appendNeeded || this.readRoundOpen ||
       this.unstableFrom <= this.log.lastIndex || this.pendingSnapshot !== undefined ||
       this.applySnapshot !== undefined || this.reads.length > 0 || this.readFailures.length > 0 ||
-      this.hardStateChanged() || this.applied < this.commit
+      this.termOrVoteChanged() || this.applied < this.commit
   }
 
   ready(): Ready {
@@ -280,7 +285,11 @@ export class RaftCore {
     const snapshot = this.pendingSnapshot
     const fromIndex = Math.max(this.unstableFrom, this.log.snapshotIndex + 1)
     const entries = this.log.slice(fromIndex, this.log.lastIndex + 1)
-    const hardState = this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.commit } : undefined
+    // The commit index rides along with writes that happen anyway: on its own it is not worth a write
+    // (an fsync per commit advance). After a restart it is at least what was saved, and the leader
+    // brings it up to date.
+    const writing = entries.length > 0 || snapshot !== undefined || this.termOrVoteChanged()
+    const hardState = writing && this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.commit } : undefined
     const applySnapshot = this.applySnapshot
     const committed = this.log.slice(this.applied + 1, Math.min(this.commit, this.log.lastIndex) + 1)
       .slice(0, this.config.maxApplyEntries)
@@ -320,9 +329,11 @@ export class RaftCore {
   private tick(now: number) {
     this.now = Math.max(this.now, now)
     if (this.role === "Leader") {
-      if (this.now >= this.heartbeatDeadline) this.broadcastHeartbeat()
-      if (this.config.checkQuorum && this.now >= this.checkQuorumDeadline) this.checkQuorum()
       if (this.transferee !== null && this.now >= this.transferDeadline) this.abortTransfer()
+      if (this.now >= this.heartbeatDeadline) {
+        if (this.config.checkQuorum && !this.hasActiveQuorum()) return this.becomeFollower(this.term, null)
+        this.broadcastHeartbeat()
+      }
     } else if (this.now >= this.electionDeadline) {
       this.campaign(this.config.preVote ? "pre" : "real")
     }
@@ -343,14 +354,17 @@ export class RaftCore {
     this.electionDeadline = this.now + t + Math.floor(this.random() * t)
   }
 
-  private checkQuorum() {
+  /**
+   * CheckQuorum: has a majority (this node included) answered within the last election timeout?
+   * Checked at every heartbeat, so a leader cut off from its majority steps down within one election
+   * timeout plus one heartbeat (etcd checks once per timeout window, which can take two).
+   */
+  private hasActiveQuorum(): boolean {
     let active = 1
     for (const p of this.progress.values()) {
-      if (p.recentActive) active++
-      p.recentActive = false
+      if (this.now - p.lastActiveAt < this.config.electionTimeoutMs) active++
     }
-    this.checkQuorumDeadline = this.now + this.config.electionTimeoutMs
-    if (active < this.quorum) this.becomeFollower(this.term, null)
+    return active >= this.quorum
   }
 
   // -- role changes ----------------------------------------------------------------------------
@@ -408,9 +422,8 @@ export class RaftCore {
     this.transferee = null
     this.transferDeadline = Infinity
     this.progress.clear()
-    for (const p of this.others) this.progress.set(p, new Progress(this.log.lastIndex + 1, this.config.maxInflight))
+    for (const p of this.others) this.progress.set(p, new Progress(this.log.lastIndex + 1, this.config.maxInflight, this.now))
     this.readRound = 0
-    this.checkQuorumDeadline = this.now + this.config.electionTimeoutMs
     if (this.config.leaderNoop) {
       this.log.append({ index: this.log.lastIndex + 1, term: this.term, kind: EntryKind.Noop, data: new Uint8Array(0) })
     }
@@ -631,7 +644,7 @@ export class RaftCore {
   private leaderProgress(from: NodeId, req: { readonly term: number }): Progress | undefined {
     if (this.role !== "Leader" || req.term !== this.term) return undefined
     const p = this.progress.get(from)
-    if (p !== undefined) p.recentActive = true
+    if (p !== undefined) p.lastActiveAt = this.now
     return p
   }
 
@@ -689,7 +702,9 @@ export class RaftCore {
   }
 
   private onFailure(to: NodeId, request: RaftRequest) {
-    const p = this.leaderProgress(to, request)
+    // Not leaderProgress(): a failed request is no sign of life.
+    if (this.role !== "Leader" || request.term !== this.term) return
+    const p = this.progress.get(to)
     if (p === undefined) return
     if (request._tag === "AppendEntries") {
       // Whatever was streamed after the lost message is useless; find the match point again.
@@ -787,7 +802,10 @@ export class RaftCore {
   }
 
   private hardStateChanged(): boolean {
-    const s = this.savedHardState
-    return s.term !== this.term || s.vote !== this.vote || s.commit !== this.commit
+    return this.termOrVoteChanged() || this.savedHardState.commit !== this.commit
+  }
+
+  private termOrVoteChanged(): boolean {
+    return this.savedHardState.term !== this.term || this.savedHardState.vote !== this.vote
   }
 }
