@@ -1,0 +1,147 @@
+/**
+ * `Model`: the sequential specification a history is checked against.
+ *
+ * A model is a state machine: from `initial`, each operation `step`s the state, given the operation's
+ * input and the output the client observed, and says whether that output was legal. A history is
+ * linearizable when its operations can be put in one total order, consistent with real time, in which
+ * every step is legal.
+ *
+ * - States must be immutable values: the checker keeps them in its cache and backtracks to them.
+ * - `equals` decides when two states are the same (the search prunes a (linearized set, state) pair it
+ *   has seen before). The default is Effect's `Equal.equals`: `===` for primitives, structural for
+ *   `Data` values. `hash`, when given, must agree with `equals`; it spreads the cache but is optional.
+ * - `output` is `undefined` when the operation never returned: any output is possible, so `step`
+ *   must accept it and return the state the input leads to whatever it answered.
+ * - `partition` splits a history into independent sub-histories (P-compositionality: a history is
+ *   linearizable iff every partition is), e.g. one per key of a key/value store.
+ * - The `describe…` functions are used by messages and the HTML view.
+ *
+ * Nondeterministic specifications (a step that may lead to several states) are written as a
+ * `NondeterministicModel` and turned into a `Model` over sets of states by `nondeterministic`.
+ * @since 0.1.0
+ */
+import { Equal } from "effect"
+import type { History, Operation } from "./History.js"
+
+/** Whether the step was legal, and the state after it (ignored when illegal). */
+export type StepResult<S> = readonly [legal: boolean, next: S]
+
+/** An independent sub-history: the indices (into the whole history) of its operations. */
+export interface Partition {
+  /** How messages and the HTML view name it, e.g. the key. */
+  readonly label: string
+  readonly ops: ReadonlyArray<number>
+}
+
+/** A deterministic sequential specification. */
+export interface Model<S, I, O> {
+  /** Short name for messages ("kv", "register", ...). */
+  readonly name: string
+  readonly initial: S
+  /** Steps `state` by an operation; `output` is `undefined` when the operation never returned. */
+  readonly step: (state: S, input: I, output: O | undefined) => StepResult<S>
+  /** State equality; default `Equal.equals`. */
+  readonly equals?: (a: S, b: S) => boolean
+  /** A hash consistent with `equals` (an int); default: none (all states hash alike). */
+  readonly hash?: (state: S) => number
+  /** Independent sub-histories; default: the whole history is one partition labelled "". */
+  readonly partition?: (history: History<I, O>) => ReadonlyArray<Partition>
+  readonly describeInput?: (input: I) => string
+  /** Describes an observed output; never called with `undefined`. */
+  readonly describeOutput?: (output: O) => string
+  /** Describes an operation; default `describeInput → describeOutput`. */
+  readonly describeOperation?: (input: I, output: O | undefined) => string
+  readonly describeState?: (state: S) => string
+}
+
+/** A specification whose step may lead to several states (an empty array means illegal). */
+export interface NondeterministicModel<S, I, O> {
+  readonly name: string
+  /** The possible initial states (usually one). */
+  readonly initial: ReadonlyArray<S>
+  readonly step: (state: S, input: I, output: O | undefined) => ReadonlyArray<S>
+  readonly equals?: (a: S, b: S) => boolean
+  readonly hash?: (state: S) => number
+  readonly partition?: (history: History<I, O>) => ReadonlyArray<Partition>
+  readonly describeInput?: (input: I) => string
+  readonly describeOutput?: (output: O) => string
+  readonly describeOperation?: (input: I, output: O | undefined) => string
+  readonly describeState?: (state: S) => string
+}
+
+const json = (value: unknown): string => {
+  if (value === undefined) return "undefined"
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** How the checker and the view describe an operation. */
+export const describeOperation = <S, I, O>(model: Model<S, I, O>, op: Operation<I, O>): string => {
+  if (model.describeOperation !== undefined) return model.describeOperation(op.input, op.output)
+  const input = model.describeInput !== undefined ? model.describeInput(op.input) : json(op.input)
+  if (op.output === undefined) return op.return === undefined || op.return === null ? `${input} → ?` : input
+  return `${input} → ${model.describeOutput !== undefined ? model.describeOutput(op.output) : json(op.output)}`
+}
+
+/** How the checker and the view describe a state. */
+export const describeState = <S, I, O>(model: Model<S, I, O>, state: S): string =>
+  model.describeState !== undefined ? model.describeState(state) : json(state)
+
+/**
+ * Partitions by a key of the input (P-compositionality), in sorted key order: the operations on
+ * different keys of a key/value store are independent, so each key is checked on its own.
+ */
+export const partitionBy =
+  <I, O>(key: (input: I) => string) => (history: History<I, O>): ReadonlyArray<Partition> => {
+    const byKey = new Map<string, Array<number>>()
+    for (let i = 0; i < history.length; i++) {
+      const k = key(history[i]!.input)
+      const ops = byKey.get(k)
+      if (ops === undefined) byKey.set(k, [i])
+      else ops.push(i)
+    }
+    return Array.from(byKey.keys())
+      .sort()
+      .map((label) => ({ label, ops: byKey.get(label)! }))
+  }
+
+/**
+ * A deterministic model over sets of states (the powerset construction): a step maps every possible
+ * state, keeps the distinct results, and is legal when at least one remains. This keeps the search
+ * itself simple and its cache exact, as in Porcupine's `NondeterministicModel`.
+ */
+export const nondeterministic = <S, I, O>(model: NondeterministicModel<S, I, O>): Model<ReadonlyArray<S>, I, O> => {
+  const eq = model.equals ?? Equal.equals
+  const hash = model.hash
+  const dedupe = (states: ReadonlyArray<S>): ReadonlyArray<S> => {
+    if (states.length <= 1) return states
+    const out: Array<S> = []
+    for (const s of states) if (!out.some((t) => eq(s, t))) out.push(s)
+    return out
+  }
+  const stateSet: Model<ReadonlyArray<S>, I, O> = {
+    name: model.name,
+    initial: dedupe(model.initial),
+    step: (states, input, output) => {
+      const next: Array<S> = []
+      for (const s of states) for (const t of model.step(s, input, output)) next.push(t)
+      const distinct = dedupe(next)
+      return [distinct.length > 0, distinct]
+    },
+    // Both sides are duplicate-free, so equal sizes plus inclusion one way is set equality.
+    equals: (a, b) => a.length === b.length && a.every((s) => b.some((t) => eq(s, t))),
+    describeState: (states) => `{${states.map((s) => (model.describeState ?? json)(s)).join(" | ")}}`
+  }
+  return {
+    ...stateSet,
+    // XOR of the members' hashes does not depend on their order.
+    ...(hash !== undefined ? { hash: (states: ReadonlyArray<S>) => states.reduce((h, s) => h ^ hash(s), states.length) } : {}),
+    ...(model.partition !== undefined ? { partition: model.partition } : {}),
+    ...(model.describeInput !== undefined ? { describeInput: model.describeInput } : {}),
+    ...(model.describeOutput !== undefined ? { describeOutput: model.describeOutput } : {}),
+    ...(model.describeOperation !== undefined ? { describeOperation: model.describeOperation } : {})
+  }
+}

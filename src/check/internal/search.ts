@@ -1,0 +1,365 @@
+/**
+ * The linearizability search of one partition: Wing & Gong's backtracking with Lowe's cache of
+ * (linearized set, state) pairs, as in Porcupine, made resumable and free of recursion.
+ *
+ * Events (calls and returns) sit in a doubly linked list in time order. The search walks the list
+ * from its head: at a call it tries to linearize that operation next (the model step must be legal
+ * and the resulting (set, state) pair new); on success it lifts the call and its return out of the
+ * list and restarts from the head. Reaching a return means the operation of that return should
+ * already have been linearized: a dead end, so it pops the last linearized operation, puts its events
+ * back and tries the call after it. The list empties when every operation is linearized (Ok); the
+ * stack empties at a return when no order works (Illegal).
+ *
+ * Representation, chosen so a long history costs O(1) memory and time per step:
+ * - The explicit stack holds search nodes; `run(budget)` stops after `budget` steps and resumes later,
+ *   so several partitions can share one budget round-robin and a caller can poll a deadline.
+ * - Every successful step creates a node (parent, operation, depth, state). Nodes are also the cache
+ *   entries: a node stands for the set of operations on its path from the root, so an entry costs a
+ *   few ints instead of a copy of the set.
+ * - The current set is a `Bitset` plus two 32-bit Zobrist hashes updated by XOR at each step.
+ * - Cache lookup: a chained hash table on the set hash (mixed with the model's state hash, if any).
+ *   Equal hashes are confirmed exactly: same depth, then a walk up the candidate node's path until it
+ *   joins the current path, checking each operation is in the current bitset (equal sizes make
+ *   inclusion equality), then `equals` on the states. The walk is as long as the two paths differ,
+ *   typically a handful of concurrent operations.
+ * @internal
+ */
+import { Equal } from "effect"
+import type { Operation } from "../History.js"
+import type { Model } from "../Model.js"
+import { Bitset, zobristKeys } from "./bitset.js"
+
+export const RUNNING = 0
+export const OK = 1
+export const ILLEGAL = 2
+export type SearchStatus = typeof RUNNING | typeof OK | typeof ILLEGAL
+
+const NONE = -1
+const noHash = (): number => 0
+
+/** Why a partition is illegal: the state after its longest linearizable prefix and what was tried next. */
+export interface Frontier<S> {
+  readonly state: S
+  /** Local ids of the operations that could come next; all are illegal in `state`. */
+  readonly attempts: ReadonlyArray<number>
+  /** Local id of the first unlinearized operation to return: it must have taken effect by then. */
+  readonly blocking: number
+}
+
+export class PartitionSearch<S, I, O> {
+  status: SearchStatus = RUNNING
+  /** Steps taken so far (model steps tried plus backtracks). */
+  steps = 0
+
+  readonly size: number
+  private readonly inputs: Array<I>
+  private readonly outputs: Array<O | undefined>
+  private readonly step: (state: S, input: I, output: O | undefined) => readonly [boolean, S]
+  private readonly equals: (a: S, b: S) => boolean
+  private readonly hashState: (state: S) => number
+
+  // Events in time order, encoded as op * 2 + (1 for a return); the list links index into it.
+  private readonly events: Int32Array
+  private readonly next: Int32Array
+  private readonly prev: Int32Array
+  private readonly callEvent: Int32Array
+  private readonly returnEvent: Int32Array
+  private readonly head: number
+  private cursor: number
+
+  private readonly linearized: Bitset
+  private readonly key1: Int32Array
+  private readonly key2: Int32Array
+  private hash1 = 0
+  private hash2 = 0
+
+  // stack[d] is the node at depth d of the current path (stack[0] is the root); NONE past the top.
+  private readonly stack: Int32Array
+  private depth = 0
+
+  // Nodes, struct-of-arrays; node 0 is the root (empty set, initial state) and is not in the table.
+  private nodeCount = 0
+  private nodeParent: Int32Array
+  private nodeOp: Int32Array
+  private nodeDepth: Int32Array
+  private nodeHash1: Int32Array
+  private nodeHash2: Int32Array
+  private nodeStateHash: Int32Array
+  private nodeChain: Int32Array
+  private readonly states: Array<S> = []
+  private buckets: Int32Array
+
+  private bestNode = 0
+
+  constructor(
+    model: Model<S, I, O>,
+    ops: ReadonlyArray<Operation<I, O>>
+  ) {
+    const n = ops.length
+    this.size = n
+    this.step = model.step
+    this.equals = model.equals ?? Equal.equals
+    this.hashState = model.hash ?? noHash
+    this.inputs = new Array<I>(n)
+    this.outputs = new Array<O | undefined>(n)
+    const callTime = new Float64Array(n)
+    const returnTime = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      const op = ops[i]!
+      this.inputs[i] = op.input
+      const pending = op.return === undefined || op.return === null
+      // An operation that never returned may have had any output: the model sees `undefined`.
+      this.outputs[i] = pending ? undefined : op.output
+      callTime[i] = op.call
+      returnTime[i] = pending ? Number.POSITIVE_INFINITY : op.return!
+    }
+
+    // Merge calls and returns by time; on equal times calls first, so touching intervals overlap.
+    const byCall = Array.from({ length: n }, (_, i) => i).sort((a, b) => callTime[a]! - callTime[b]! || a - b)
+    const byReturn = Array.from({ length: n }, (_, i) => i).sort((a, b) => returnTime[a]! - returnTime[b]! || a - b)
+    const events = new Int32Array(2 * n)
+    this.callEvent = new Int32Array(n)
+    this.returnEvent = new Int32Array(n)
+    for (let c = 0, r = 0, k = 0; k < 2 * n; k++) {
+      if (c < n && callTime[byCall[c]!]! <= returnTime[byReturn[r]!]!) {
+        const op = byCall[c++]!
+        this.callEvent[op] = k
+        events[k] = op * 2
+      } else {
+        const op = byReturn[r++]!
+        this.returnEvent[op] = k
+        events[k] = op * 2 + 1
+      }
+    }
+    this.events = events
+    this.head = 2 * n
+    this.next = new Int32Array(2 * n + 1)
+    this.prev = new Int32Array(2 * n + 1)
+    for (let k = 0; k < 2 * n; k++) {
+      this.next[k] = k + 1 < 2 * n ? k + 1 : NONE
+      this.prev[k] = k === 0 ? this.head : k - 1
+    }
+    this.next[this.head] = n > 0 ? 0 : NONE
+    this.prev[this.head] = NONE
+    this.cursor = this.next[this.head]!
+
+    this.linearized = new Bitset(n)
+    this.key1 = zobristKeys(n, 0x2545f491)
+    this.key2 = zobristKeys(n, 0x6a09e667)
+    this.stack = new Int32Array(n + 1).fill(NONE)
+
+    const capacity = Math.max(16, Math.min(n + 1, 1 << 20))
+    this.nodeParent = new Int32Array(capacity)
+    this.nodeOp = new Int32Array(capacity)
+    this.nodeDepth = new Int32Array(capacity)
+    this.nodeHash1 = new Int32Array(capacity)
+    this.nodeHash2 = new Int32Array(capacity)
+    this.nodeStateHash = new Int32Array(capacity)
+    this.nodeChain = new Int32Array(capacity)
+    this.buckets = new Int32Array(nextPowerOfTwo(capacity)).fill(NONE)
+    this.addNode(NONE, NONE, 0, 0, 0, 0, model.initial, false)
+    this.stack[0] = 0
+    if (n === 0) this.status = OK
+  }
+
+  /** Searches for at most `budget` steps; returns the steps taken. */
+  run(budget: number): number {
+    if (this.status !== RUNNING) return 0
+    const { events, next, head, inputs, outputs, step, hashState, linearized, key1, key2, stack, states } = this
+    let e = this.cursor
+    let depth = this.depth
+    let hash1 = this.hash1
+    let hash2 = this.hash2
+    let state = states[stack[depth]!] as S
+    let used = 0
+    while (next[head] !== NONE) {
+      if (used >= budget) break
+      used++
+      const ev = events[e]!
+      const op = ev >>> 1
+      if ((ev & 1) === 0) {
+        const [legal, nextState] = step(state, inputs[op]!, outputs[op])
+        if (legal) {
+          const h1 = hash1 ^ key1[op]!
+          const h2 = hash2 ^ key2[op]!
+          const sh = hashState(nextState) | 0
+          linearized.set(op)
+          if (!this.seen(h1, h2, sh, depth + 1, nextState)) {
+            const node = this.addNode(stack[depth]!, op, depth + 1, h1, h2, sh, nextState, true)
+            stack[++depth] = node
+            if (depth > this.nodeDepth[this.bestNode]!) this.bestNode = node
+            state = nextState
+            hash1 = h1
+            hash2 = h2
+            this.lift(e)
+            e = next[head]!
+            continue
+          }
+          linearized.clear(op)
+        }
+        e = next[e]!
+      } else {
+        // The operation returning here is not linearized yet, and everything before it has been tried.
+        if (depth === 0) {
+          this.status = ILLEGAL
+          break
+        }
+        const node = stack[depth]!
+        stack[depth--] = NONE
+        const undone = this.nodeOp[node]!
+        linearized.clear(undone)
+        hash1 ^= key1[undone]!
+        hash2 ^= key2[undone]!
+        state = states[stack[depth]!] as S
+        const ce = this.callEvent[undone]!
+        this.unlift(ce)
+        e = next[ce]!
+      }
+    }
+    if (this.status === RUNNING && next[head] === NONE) this.status = OK
+    this.cursor = e
+    this.depth = depth
+    this.hash1 = hash1
+    this.hash2 = hash2
+    this.steps += used
+    return used
+  }
+
+  /** Local ids, in order, of the longest linearizable prefix found (all operations when Ok). */
+  longest(): ReadonlyArray<number> {
+    const node = this.status === OK ? this.stack[this.depth]! : this.bestNode
+    const path = new Array<number>(this.nodeDepth[node]!)
+    for (let x = node, i = path.length - 1; x > 0; x = this.nodeParent[x]!, i--) path[i] = this.nodeOp[x]!
+    return path
+  }
+
+  /** The state after `longest()`. */
+  longestState(): S {
+    return this.states[this.status === OK ? this.stack[this.depth]! : this.bestNode] as S
+  }
+
+  /**
+   * Where an illegal partition fails. At the deepest node every operation that could come next is
+   * illegal: a legal one would have reached depth + 1, either as a new node or as a cache hit on an
+   * existing node of that depth, and neither exists.
+   */
+  frontier(): Frontier<S> {
+    const inPrefix = new Uint8Array(this.size)
+    for (const op of this.longest()) inPrefix[op] = 1
+    const state = this.longestState()
+    const attempts: Array<number> = []
+    let blocking = NONE
+    for (const ev of this.events) {
+      const op = ev >>> 1
+      if (inPrefix[op] === 1) continue
+      if ((ev & 1) === 1) {
+        blocking = op
+        break
+      }
+      if (!this.step(state, this.inputs[op]!, this.outputs[op])[0]) attempts.push(op)
+    }
+    return { state, attempts, blocking }
+  }
+
+  private seen(h1: number, h2: number, sh: number, depth: number, state: S): boolean {
+    const { nodeHash1, nodeHash2, nodeStateHash, nodeDepth, nodeChain } = this
+    for (let x = this.buckets[bucketOf(h1, sh, this.buckets.length - 1)]!; x !== NONE; x = nodeChain[x]!) {
+      if (
+        nodeHash1[x] === h1 && nodeHash2[x] === h2 && nodeStateHash[x] === sh && nodeDepth[x] === depth &&
+        this.sameSet(x) && this.equals(this.states[x] as S, state)
+      ) return true
+    }
+    return false
+  }
+
+  // Node x has as many operations as the current set; it is the same set iff every operation on its
+  // path is in the current bitset. The walk stops where x's path joins the current one.
+  private sameSet(x: number): boolean {
+    const { stack, nodeDepth, nodeOp, nodeParent, linearized } = this
+    while (stack[nodeDepth[x]!] !== x) {
+      if (!linearized.has(nodeOp[x]!)) return false
+      x = nodeParent[x]!
+    }
+    return true
+  }
+
+  private addNode(parent: number, op: number, depth: number, h1: number, h2: number, sh: number, state: S, index: boolean): number {
+    if (this.nodeCount === this.nodeParent.length) this.grow()
+    // Keep the load factor at most 1; rehash before the new node exists so it is linked once.
+    if (index && this.nodeCount >= this.buckets.length) this.rehash(this.buckets.length * 2)
+    const node = this.nodeCount++
+    this.nodeParent[node] = parent
+    this.nodeOp[node] = op
+    this.nodeDepth[node] = depth
+    this.nodeHash1[node] = h1
+    this.nodeHash2[node] = h2
+    this.nodeStateHash[node] = sh
+    this.states.push(state)
+    if (index) {
+      const b = bucketOf(h1, sh, this.buckets.length - 1)
+      this.nodeChain[node] = this.buckets[b]!
+      this.buckets[b] = node
+    } else {
+      this.nodeChain[node] = NONE
+    }
+    return node
+  }
+
+  private grow(): void {
+    const capacity = this.nodeParent.length * 2
+    const grow = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(capacity)
+      b.set(a)
+      return b
+    }
+    this.nodeParent = grow(this.nodeParent)
+    this.nodeOp = grow(this.nodeOp)
+    this.nodeDepth = grow(this.nodeDepth)
+    this.nodeHash1 = grow(this.nodeHash1)
+    this.nodeHash2 = grow(this.nodeHash2)
+    this.nodeStateHash = grow(this.nodeStateHash)
+    this.nodeChain = grow(this.nodeChain)
+  }
+
+  private rehash(size: number): void {
+    const buckets = new Int32Array(size).fill(NONE)
+    for (let x = 1; x < this.nodeCount; x++) {
+      const b = bucketOf(this.nodeHash1[x]!, this.nodeStateHash[x]!, size - 1)
+      this.nodeChain[x] = buckets[b]!
+      buckets[b] = x
+    }
+    this.buckets = buckets
+  }
+
+  // Removes a call event and its return event from the list (the call always precedes its return).
+  private lift(call: number): void {
+    const { next, prev } = this
+    const ret = this.returnEventOf(call)
+    next[prev[call]!] = next[call]!
+    prev[next[call]!] = prev[call]!
+    next[prev[ret]!] = next[ret]!
+    if (next[ret] !== NONE) prev[next[ret]!] = prev[ret]!
+  }
+
+  // Exactly undoes `lift(call)`; lifts and unlifts are nested (a stack), so the neighbours are intact.
+  private unlift(call: number): void {
+    const { next, prev } = this
+    const ret = this.returnEventOf(call)
+    next[prev[ret]!] = ret
+    if (next[ret] !== NONE) prev[next[ret]!] = ret
+    next[prev[call]!] = call
+    prev[next[call]!] = call
+  }
+
+  private returnEventOf(call: number): number {
+    return this.returnEvent[this.events[call]! >>> 1]!
+  }
+}
+
+const bucketOf = (h1: number, sh: number, mask: number): number => (h1 ^ Math.imul(sh, 0x9e3779b1)) & mask
+
+const nextPowerOfTwo = (n: number): number => {
+  let p = 16
+  while (p < n) p *= 2
+  return p
+}
