@@ -1,0 +1,211 @@
+/**
+ * The 6.824 key/value model (SPEC-6824 §3.6): Get, Put and Append on string keys and values.
+ *
+ * Each key is an independent register holding a string, initially "", so the history is partitioned
+ * by key (in sorted key order) and every key is checked on its own. Get is legal iff its output equals
+ * the state (a missing key reads as ""), Put replaces the state, Append concatenates. A Get that never
+ * returned is legal anywhere and changes nothing; a Put or Append that never returned may take effect
+ * at any time after its call, or never.
+ * @since 0.1.0
+ */
+import { Either, ParseResult, Schema } from "effect"
+import type { History as GenericHistory, Operation as GenericOperation } from "../History.js"
+import { type Model, partitionBy } from "../Model.js"
+
+export type KvOp = "get" | "put" | "append"
+
+export interface KvInput {
+  readonly op: KvOp
+  readonly key: string
+  /** The argument of put and append; absent for get. */
+  readonly value?: string | undefined
+}
+
+export interface KvOutput {
+  /** What a get returned ("" for a missing key); absent for put and append. */
+  readonly value?: string | undefined
+}
+
+export type Operation = GenericOperation<KvInput, KvOutput>
+export type History = GenericHistory<KvInput, KvOutput>
+
+// Long values (the tests append thousands of tokens to one key) are clipped in descriptions; the tail
+// is kept because that is where an append history goes wrong.
+const clip = (s: string): string => (s.length <= 120 ? s : `${s.slice(0, 40)}…(${s.length - 100} more)…${s.slice(-60)}`)
+const quote = (s: string): string => JSON.stringify(clip(s))
+
+export const describeInput = (input: KvInput): string =>
+  input.op === "get" ? `get(${quote(input.key)})` : `${input.op}(${quote(input.key)}, ${quote(input.value ?? "")})`
+
+/**
+ * A key's value together with a hash of it. The hash is extended one appended chunk at a time (a
+ * polynomial hash computed left to right does not depend on how the string was built), so it costs
+ * no more than reading the operation's own argument, and it spreads the checker's cache: without it
+ * the k! orders of k concurrent appends would share one cache bucket.
+ */
+export interface State {
+  readonly value: string
+  readonly hash: number
+}
+
+const extend = (hash: number, s: string): number => {
+  let h = hash
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0
+  return h
+}
+
+/** The state holding `value`. */
+export const state = (value: string): State => ({ value, hash: extend(0, value) })
+
+const empty: State = state("")
+
+/** The KV model. States compare by value (plain string equality). */
+export const model: Model<State, KvInput, KvOutput> = {
+  name: "kv",
+  initial: empty,
+  step: (s, input, output) => {
+    switch (input.op) {
+      case "get":
+        return [output === undefined || (output.value ?? "") === s.value, s]
+      case "put":
+        return [true, state(input.value ?? "")]
+      case "append": {
+        const suffix = input.value ?? ""
+        return [true, suffix === "" ? s : { value: s.value + suffix, hash: extend(s.hash, suffix) }]
+      }
+    }
+  },
+  equals: (a, b) => a === b || (a.hash === b.hash && a.value === b.value),
+  hash: (s) => s.hash,
+  partition: partitionBy((input: KvInput) => input.key),
+  describeInput,
+  describeOutput: (output) => quote(output.value ?? ""),
+  describeOperation: (input, output) =>
+    input.op !== "get" ? describeInput(input) : `${describeInput(input)} → ${output === undefined ? "?" : quote(output.value ?? "")}`,
+  describeState: (s) => quote(s.value)
+}
+
+/** Builds a KV operation; `output`/`returnTime` undefined means it never returned. */
+export const operation = (
+  clientId: number,
+  input: KvInput,
+  call: number,
+  returnTime: number | undefined,
+  output?: KvOutput
+): Operation => ({ clientId, input, output, call, return: returnTime })
+
+// ---------------------------------------------------------------------------------------------------
+// JSON Lines: the `concord check` file format, one operation per line:
+//   {"client": 3, "op": "get"|"put"|"append", "key": "k", "value": "v", "output": "...", "call": 1, "return": 2}
+// `value` is absent for get, `output` absent for put and append; `return` null or absent: never returned.
+
+/** A line of a JSONL history that is not a valid operation (`line` counts from 1). */
+export class JsonlError extends Schema.TaggedError<JsonlError>()("JsonlError", {
+  line: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `line ${this.line}: ${this.reason}`
+  }
+}
+
+const Line = Schema.Struct({
+  client: Schema.Int,
+  op: Schema.Literal("get", "put", "append"),
+  key: Schema.String,
+  value: Schema.optional(Schema.String),
+  output: Schema.optional(Schema.String),
+  call: Schema.Finite,
+  return: Schema.optional(Schema.NullOr(Schema.Finite))
+})
+const decodeLine = Schema.decodeUnknownEither(Line, { onExcessProperty: "ignore" })
+
+// JSON numbers are doubles: nanoseconds since the epoch (about 1.7e18) are not exact. The exact digits
+// are read back from the text for such values and every time is rebased on the earliest call, which
+// keeps the order exact for any span under 104 days of nanoseconds.
+const exactTime = (text: string, field: "call" | "return"): bigint | undefined => {
+  const m = new RegExp(`"${field}"\\s*:\\s*(-?\\d+)\\s*[,}]`).exec(text)
+  return m === null ? undefined : BigInt(m[1]!)
+}
+
+const isHuge = (t: number) => Math.abs(t) > Number.MAX_SAFE_INTEGER
+
+/** Parses a JSONL history (blank lines are skipped). */
+export const decodeJsonl = (text: string): Either.Either<History, JsonlError> => {
+  const ops: Array<Operation> = []
+  const exact: Array<{ call: bigint; return: bigint | undefined } | undefined> = []
+  const lineOf: Array<number> = []
+  let unsafe = false
+  const lines = text.split("\n")
+  for (let n = 0; n < lines.length; n++) {
+    const raw = lines[n]!.trim()
+    if (raw === "") continue
+    const fail = (reason: string) => Either.left(new JsonlError({ line: n + 1, reason }))
+    let json: unknown
+    try {
+      json = JSON.parse(raw)
+    } catch (e) {
+      return fail(`not valid JSON (${(e as Error).message})`)
+    }
+    const decoded = decodeLine(json)
+    if (Either.isLeft(decoded)) {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
+      const where = issue === undefined || issue.path.length === 0 ? "" : `"${issue.path.join(".")}": `
+      return fail(`${where}${issue?.message ?? "not an operation"}`)
+    }
+    const l = decoded.right
+    const pending = l.return === undefined || l.return === null
+    if (l.op === "get" && l.value !== undefined) return fail(`get takes no "value"`)
+    if (l.op !== "get" && l.value === undefined) return fail(`${l.op} needs a "value"`)
+    if (l.op !== "get" && l.output !== undefined) return fail(`${l.op} has no "output"`)
+    if (l.op === "get" && !pending && l.output === undefined) return fail(`get returned but has no "output"`)
+    if (pending && l.output !== undefined) return fail(`"output" given for an operation that never returned`)
+    const input: KvInput = l.op === "get" ? { op: "get", key: l.key } : { op: l.op, key: l.key, value: l.value! }
+    const output: KvOutput | undefined = pending ? undefined : l.op === "get" ? { value: l.output! } : {}
+    ops.push({ clientId: l.client, input, output, call: l.call, return: pending ? undefined : l.return! })
+    lineOf.push(n + 1)
+    const huge = isHuge(l.call) || (!pending && isHuge(l.return!))
+    unsafe ||= huge
+    exact.push(huge ? { call: exactTime(raw, "call") ?? BigInt(l.call), return: pending ? undefined : exactTime(raw, "return") ?? BigInt(l.return!) } : undefined)
+  }
+  const rebased = unsafe ? rebase(ops, exact) : ops
+  for (let i = 0; i < rebased.length; i++) {
+    const op = rebased[i]!
+    if (op.return != null && op.return < op.call) {
+      const raw = ops[i]!
+      return Either.left(new JsonlError({ line: lineOf[i]!, reason: `"return" (${raw.return}) is before "call" (${raw.call})` }))
+    }
+  }
+  return Either.right(rebased)
+}
+
+const rebase = (
+  ops: ReadonlyArray<Operation>,
+  exact: ReadonlyArray<{ call: bigint; return: bigint | undefined } | undefined>
+): Array<Operation> => {
+  const exactOf = (i: number) => {
+    const op = ops[i]!
+    return exact[i] ?? { call: BigInt(Math.round(op.call)), return: op.return == null ? undefined : BigInt(Math.round(op.return)) }
+  }
+  let base = exactOf(0).call
+  for (let i = 1; i < ops.length; i++) if (exactOf(i).call < base) base = exactOf(i).call
+  return ops.map((op, i) => {
+    const t = exactOf(i)
+    return { ...op, call: Number(t.call - base), return: t.return === undefined ? undefined : Number(t.return - base) }
+  })
+}
+
+/** Writes a history as JSONL (the inverse of `decodeJsonl`), e.g. to re-check a failed test's history. */
+export const encodeJsonl = (history: History): string =>
+  history.map((op) => {
+    const pending = op.return === undefined || op.return === null
+    return JSON.stringify({
+      client: op.clientId,
+      op: op.input.op,
+      key: op.input.key,
+      ...(op.input.op === "get" ? {} : { value: op.input.value ?? "" }),
+      ...(op.input.op === "get" && !pending ? { output: op.output?.value ?? "" } : {}),
+      call: op.call,
+      return: pending ? null : op.return
+    }) + "\n"
+  }).join("")
