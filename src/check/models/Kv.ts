@@ -109,14 +109,20 @@ export class JsonlError extends Schema.TaggedError<JsonlError>()("JsonlError", {
   }
 }
 
+// One-line messages that say what a field must be and what it was.
+const must = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
+  schema.annotations({
+    message: (issue) => ({ message: `must be ${what}, not ${JSON.stringify(issue.actual) ?? "undefined"}`, override: true })
+  }) as S
+
 const Line = Schema.Struct({
-  client: Schema.Int,
-  op: Schema.Literal("get", "put", "append"),
-  key: Schema.String,
-  value: Schema.optional(Schema.String),
-  output: Schema.optional(Schema.String),
-  call: Schema.Finite,
-  return: Schema.optional(Schema.NullOr(Schema.Finite))
+  client: must(Schema.Int, "an integer"),
+  op: must(Schema.Literal("get", "put", "append"), `"get", "put" or "append"`),
+  key: must(Schema.String, "a string"),
+  value: Schema.optional(must(Schema.String, "a string")),
+  output: Schema.optional(must(Schema.String, "a string")),
+  call: must(Schema.Finite, "a number"),
+  return: Schema.optional(must(Schema.NullOr(Schema.Finite), "a number or null"))
 })
 const decodeLine = Schema.decodeUnknownEither(Line, { onExcessProperty: "ignore" })
 
@@ -147,11 +153,13 @@ export const decodeJsonl = (text: string): Either.Either<History, JsonlError> =>
     } catch (e) {
       return fail(`not valid JSON (${(e as Error).message})`)
     }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) return fail("not a JSON object")
     const decoded = decodeLine(json)
     if (Either.isLeft(decoded)) {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
-      const where = issue === undefined || issue.path.length === 0 ? "" : `"${issue.path.join(".")}": `
-      return fail(`${where}${issue?.message ?? "not an operation"}`)
+      if (issue === undefined) return fail("not an operation")
+      const field = `"${issue.path.join(".")}"`
+      return fail(issue.message === "is missing" ? `${field} is missing` : `${field}: ${issue.message}`)
     }
     const l = decoded.right
     const pending = l.return === undefined || l.return === null
