@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * The `concord` command. Subcommands live in their own modules; add them to `subcommands`.
+ *
+ * Exit codes: a subcommand ends with a typed failure carrying `exitCode` (see `CliExit`) after
+ * printing its own message; a flag or argument @effect/cli rejects is bad input (3, the code
+ * `concord check` uses for bad input); Ctrl-C is 130; anything else is a bug: printed, exit 70.
+ * @since 0.1.0
+ */
+import { Command, ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Exit, Option } from "effect"
+import * as Check from "./check.js"
+
+const subcommands = [Check.command] as const
+
+const concord = Command.make("concord").pipe(
+  Command.withDescription("Fault-tolerant distributed systems on Effect: Raft, KV, MapReduce, a linearizability checker"),
+  Command.withSubcommands(subcommands)
+)
+
+const hasExitCode = (e: unknown): e is { readonly exitCode: number } =>
+  typeof e === "object" && e !== null && "exitCode" in e && typeof e.exitCode === "number"
+
+const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void): void => {
+  if (Exit.isSuccess(exit)) return onExit(0)
+  if (Cause.isInterruptedOnly(exit.cause)) return onExit(130)
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure) && hasExitCode(failure.value)) return onExit(failure.value.exitCode)
+  // @effect/cli has already printed what was wrong with the command line.
+  if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return onExit(Check.ExitCode.BadInput)
+  console.error(Cause.pretty(exit.cause))
+  onExit(70)
+}
+
+Command.run(concord, { name: "concord", version: "0.1.0" })(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: true, teardown })
+)

@@ -1,0 +1,163 @@
+/**
+ * `concord check`: in process for the messages and the HTML file, and as a real process (through tsx)
+ * for the exit codes.
+ */
+import { Command, ValidationError } from "@effect/cli"
+import { NodeContext } from "@effect/platform-node"
+import { Cause, Effect, Exit, Option } from "effect"
+import { execFile } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach, describe, expect, it, vi } from "vitest"
+import * as Kv from "../../src/check/models/Kv.js"
+import * as Check from "../../src/cli/check.js"
+import { linearizableKv } from "./support/histories.js"
+
+const dir = mkdtempSync(join(tmpdir(), "concord-check-"))
+const file = (name: string, lines: ReadonlyArray<string>) => {
+  const path = join(dir, name)
+  writeFileSync(path, lines.join("\n") + "\n")
+  return path
+}
+
+const okFile = file("ok.jsonl", [
+  `{"client": 0, "op": "put", "key": "x", "value": "1", "call": 0, "return": 100}`,
+  `{"client": 1, "op": "get", "key": "x", "output": "1", "call": 10, "return": 20}`,
+  `{"client": 2, "op": "get", "key": "x", "output": "", "call": 5, "return": 15}`,
+  `{"client": 3, "op": "append", "key": "x", "value": "2", "call": 30}`
+])
+const illegalFile = file("illegal.jsonl", [
+  `{"client": 0, "op": "put", "key": "a", "value": "1", "call": 0, "return": 10}`,
+  `{"client": 0, "op": "put", "key": "x", "value": "1", "call": 0, "return": 10}`,
+  `{"client": 1, "op": "get", "key": "x", "output": "", "call": 20, "return": 30}`
+])
+const badFile = file("bad.jsonl", [
+  `{"client": 0, "op": "put", "key": "x", "value": "1", "call": 0, "return": 10}`,
+  ``,
+  `{"client": 1, "op": "get", "key": "x", "output": "", "call": 20, "return": "soon"}`
+])
+const bigFile = (() => {
+  const path = join(dir, "big.jsonl")
+  writeFileSync(path, Kv.encodeJsonl(linearizableKv({ ops: 2000, keys: 4, clients: 6, overlap: 5, seed: 11 }).history))
+  return path
+})()
+
+const concord = Command.make("concord").pipe(Command.withSubcommands([Check.command]))
+const cli = Command.run(concord, { name: "concord", version: "test" })
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+/** Runs `concord ...args` in process; returns the exit code main.ts would use and the output. */
+const run = async (...args: ReadonlyArray<string>) => {
+  const stdout: Array<string> = []
+  const stderr: Array<string> = []
+  vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void stdout.push(a.join(" ")))
+  vi.spyOn(console, "error").mockImplementation((...a: Array<unknown>) => void stderr.push(a.join(" ")))
+  const exit = await Effect.runPromiseExit(cli(["node", "concord", ...args]).pipe(Effect.provide(NodeContext.layer)))
+  vi.restoreAllMocks()
+  let code: number | undefined
+  if (Exit.isSuccess(exit)) code = 0
+  else {
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure) && failure.value instanceof Check.CliExit) code = failure.value.exitCode
+    else if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) code = 3
+    else throw new Error(Cause.pretty(exit.cause))
+  }
+  return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") }
+}
+
+describe("concord check (in process)", () => {
+  it("exit 0 on a linearizable history", async () => {
+    const r = await run("check", okFile)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^linearizable: 4 operations in 1 partition \(\d+ search steps\)$/)
+    expect(r.stderr).toBe("")
+  })
+
+  it("exit 1 on a non-linearizable history, naming the partition and where it fails", async () => {
+    const r = await run("check", illegalFile)
+    expect(r.code).toBe(1)
+    expect(r.stdout.split("\n")).toEqual([
+      `not linearizable: partition "x": only 1 of its 2 operations linearize; by t=30 (when client 1's get("x") → "" returned) no operation can take effect next`,
+      `  state after the longest linearizable prefix: "1"`,
+      `  illegal next: client 1: get("x") → "" [call 20, return 30; #2]`
+    ])
+  })
+
+  it("exit 2 when the budget runs out", async () => {
+    const r = await run("check", "--max-steps", "10", bigFile)
+    expect(r.code).toBe(2)
+    expect(r.stdout).toMatch(/^unknown: the step budget ran out after 10 steps with 4 of 4 partitions undecided/)
+    const t = await run("check", "--timeout", "0s", bigFile)
+    expect(t.code).toBe(2)
+    expect(t.stdout).toMatch(/^unknown: the time budget ran out/)
+  })
+
+  it("exit 3 on a bad line, naming the line", async () => {
+    const r = await run("check", badFile)
+    expect(r).toEqual({ code: 3, stdout: "", stderr: `bad input: ${badFile} line 3: "return": must be a number or null, not "soon"` })
+  })
+
+  it("exit 3 on a missing file or a bad flag", async () => {
+    const missing = await run("check", join(dir, "nope.jsonl"))
+    expect(missing.code).toBe(3)
+    expect(missing.stderr).toBe(`bad input: cannot read ${join(dir, "nope.jsonl")}: no such file or directory`)
+    const timeout = await run("check", "--timeout", "soon", okFile)
+    expect(timeout.code).toBe(3)
+    expect(timeout.stderr).toContain(`--timeout: "soon" is not a duration (try 10s, 500ms, 2m)`)
+    expect((await run("check", "--model", "etcd", okFile)).code).toBe(3)
+    expect((await run("check")).code).toBe(3)
+  })
+
+  it("writes the HTML view with --html", async () => {
+    const out = join(dir, "view.html")
+    const r = await run("check", "--html", out, illegalFile)
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain(`wrote ${out}`)
+    const html = readFileSync(out, "utf8")
+    expect(html).toContain(`<div class="verdict illegal">Not linearizable</div>`)
+    expect(html).toContain(`concord check ${illegalFile}`)
+  })
+
+  it("checks a generated history", async () => {
+    const r = await run("check", "--timeout", "30s", bigFile)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^linearizable: 2000 operations in 4 partitions/)
+  })
+
+  it("parses durations", () => {
+    expect(Check.parseTimeout("10s").pipe(Option.map((d) => d.value))).toEqual(Option.some({ _tag: "Millis", millis: 10_000 }))
+    expect(Option.map(Check.parseTimeout("250ms"), (d) => d.value)).toEqual(Option.some({ _tag: "Millis", millis: 250 }))
+    expect(Option.map(Check.parseTimeout("1.5m"), (d) => d.value)).toEqual(Option.some({ _tag: "Millis", millis: 90_000 }))
+    expect(Option.map(Check.parseTimeout("2"), (d) => d.value)).toEqual(Option.some({ _tag: "Millis", millis: 2000 }))
+    expect(Check.parseTimeout("ten")).toEqual(Option.none())
+  })
+})
+
+describe("concord check (process)", () => {
+  const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))
+  const spawn = (...args: ReadonlyArray<string>) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ["--import", "tsx", main, ...args], { timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr }))
+    })
+
+  // Each process costs a second or two of tsx start-up, so this covers the three ways main.ts maps an
+  // outcome to an exit code (success, a CliExit failure, an @effect/cli ValidationError); the codes
+  // each outcome produces are tested in process above.
+  it("maps outcomes to process exit codes", async () => {
+    expect(existsSync(main)).toBe(true)
+    const [ok, illegal, usage] = await Promise.all([
+      spawn("check", okFile),
+      spawn("check", illegalFile),
+      spawn("check", "--timeout")
+    ])
+    expect(ok).toMatchObject({ code: 0, stdout: expect.stringMatching(/^linearizable/) })
+    expect(illegal).toMatchObject({ code: 1, stdout: expect.stringMatching(/^not linearizable: partition "x"/) })
+    expect(usage.code).toBe(3)
+  }, 60_000)
+})
