@@ -287,7 +287,7 @@ const section = <S, I, O>(
     if (blocked !== undefined) {
       const x = xOf(blocked.returnCol + 1) - 2
       failLine = `<div class="fail-line" style="left:${x}px;height:${height - AXIS_H}px"></div>` +
-        `<div class="fail-label" style="left:${x + 4}px">illegal by t=${escapeHtml(formatTime(history[blocked.index]!.return))}</div>`
+        `<div class="fail-label" style="left:${x - 3}px">illegal by t=${escapeHtml(formatTime(history[blocked.index]!.return))}</div>`
     }
   }
 
@@ -370,14 +370,15 @@ svg.lp.dots{z-index:3}
 svg.lp polyline{fill:none;stroke:${colors.path};stroke-width:1.5;stroke-opacity:.8}
 svg.lp circle{fill:${colors.path}}
 .fail-line{position:absolute;top:0;width:4px;background:${colors.failureLine};z-index:4}
-.fail-label{position:absolute;top:2px;padding:0 4px;background:${colors.failureLine};color:#fff;font-weight:600;font-size:11px;border-radius:3px;z-index:4;white-space:nowrap}
+.fail-label{position:absolute;top:2px;transform:translateX(-100%);padding:0 4px;background:${colors.failureLine};color:#fff;font-weight:600;font-size:11px;border-radius:3px;z-index:4;white-space:nowrap}
 .axis{position:absolute;left:0;height:${AXIS_H}px;border-top:1px solid #c5cedc;background:#fff}
 .tick{position:absolute;top:3px;font-size:10px;color:#556;white-space:nowrap}
 .prefix{margin-top:6px}.prefix ol{margin:4px 0;max-height:240px;overflow:auto;font:11px/1.5 ui-monospace,Menlo,Consolas,monospace}
 .card{position:fixed;z-index:10;max-width:560px;padding:8px 10px;background:#1d2330;color:#f4f6fa;border-radius:6px;white-space:pre-wrap;font:12px/1.45 ui-monospace,Menlo,Consolas,monospace;pointer-events:none;box-shadow:0 4px 14px rgba(0,0,0,.25)}
 `
 
-// Hover card, and each timeline scrolled so its failure line is in view.
+// Hover card, and each timeline scrolled so its failure line is in view; `data-view` tells a headless
+// browser check that the script ran.
 const script = `
 (function(){
   var card=document.getElementById("card");
@@ -395,7 +396,8 @@ const script = `
   });
   document.querySelectorAll(".scroll").forEach(function(s){
     var line=s.querySelector(".fail-line");
-    if(line)s.scrollLeft=Math.max(0,line.offsetLeft-s.clientWidth*0.7);
+    if(line&&line.offsetLeft>s.clientWidth-40)s.scrollLeft=line.offsetLeft-s.clientWidth*0.7;
   });
+  document.documentElement.setAttribute("data-view","ready");
 })();
 `
