@@ -35,6 +35,8 @@ export interface Generated {
   readonly history: Array<Kv.Operation>
   /** Linearization points, parallel to `history`. */
   readonly points: ReadonlyArray<number>
+  /** Whether each operation took effect (false only for some that never returned). */
+  readonly applied: ReadonlyArray<boolean>
 }
 
 export const linearizableKv = (o: GenerateOptions): Generated => {
@@ -42,6 +44,7 @@ export const linearizableKv = (o: GenerateOptions): Generated => {
   const state = new Map<string, string>()
   const history: Array<Kv.Operation> = []
   const points: Array<number> = []
+  const appliedOps: Array<boolean> = []
   const free: Array<number> = Array.from({ length: o.clients }, () => 0)
   const ids: Array<number> = Array.from({ length: o.clients }, (_, i) => i)
   let nextId = o.clients
@@ -84,6 +87,7 @@ export const linearizableKv = (o: GenerateOptions): Generated => {
         : { clientId: ids[c]!, input, output, call, return: ret }
     )
     points.push(t)
+    appliedOps.push(applies)
     if (pending) {
       ids[c] = nextId++
       free[c] = t + 1
@@ -91,5 +95,5 @@ export const linearizableKv = (o: GenerateOptions): Generated => {
       free[c] = ret + 1
     }
   }
-  return { history, points }
+  return { history, points, applied: appliedOps }
 }
