@@ -115,7 +115,8 @@ export const render = <S, I, O>(
     ordered.length > drawn.length
       ? `<p class="note">${ordered.length - drawn.length} more partitions are listed above but not drawn.</p>`
       : "",
-    ...drawn.map(({ p, i }) => section(model, history, p, i, maxOps))
+    // Failed and undecided partitions are open; when everything is linearizable, the first one is.
+    ...drawn.map(({ p, i }, k) => section(model, history, p, i, maxOps, p.status !== "Ok" || (k === 0 && result._tag === "Ok")))
   ].join("\n")
 
   return `<!doctype html>
@@ -168,7 +169,8 @@ const section = <S, I, O>(
   history: History<I, O>,
   p: PartitionResult<S>,
   id: number,
-  maxOps: number
+  maxOps: number,
+  expanded: boolean
 ): string => {
   const shown = windowOf(history, p, maxOps)
   const name = p.label === "" ? "whole history" : `partition ${JSON.stringify(p.label)}`
@@ -305,7 +307,7 @@ const section = <S, I, O>(
   } (${p.longest.length} operations)</summary><ol>${
     listItems(p.longest.map((i) => `client ${history[i]!.clientId}: ${describeOperation(model, history[i]!)}`))
   }</ol></details>`
-  const open = p.status === "Ok" ? "" : " open"
+  const open = expanded ? " open" : ""
 
   return `<details class="partition ${p.status.toLowerCase()}" id="p${id}" data-status="${p.status}"${open}>` +
     `<summary><h2>${escapeHtml(clip(name, 120))}: ${statusText[p.status]}</h2>` +
