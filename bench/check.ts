@@ -60,7 +60,8 @@ const replay = (history: Kv.History, order: ReadonlyArray<number>): boolean => {
   for (const i of order) {
     const op = history[i]!
     const key = op.input.key
-    const [legal, next] = Kv.model.step(states.get(key) ?? Kv.model.initial, op.input, op.return == null ? undefined : op.output)
+    const output = op.return == null ? undefined : op.output
+    const [legal, next] = Kv.model.step(states.get(key) ?? Kv.model.initial, op.input, output)
     if (!legal) return false
     states.set(key, next)
   }
@@ -70,7 +71,9 @@ const replay = (history: Kv.History, order: ReadonlyArray<number>): boolean => {
 export async function run(args: ReadonlyArray<string>): Promise<void> {
   const quick = args.includes("--quick")
   const selected = quick ? rows.filter((r) => r.ops <= 10_000) : rows
-  console.log(`${CLIENTS} clients unless noted; each operation's interval reaches up to ${OVERLAP} time units on either side`)
+  console.log(
+    `${CLIENTS} clients unless noted; each operation's interval reaches up to ${OVERLAP} time units on either side`
+  )
   console.log("of its linearization point (linearization points are 1-3 units apart), so up to ~8 operations overlap")
   console.log("")
   console.log("operations   keys  checked ops/s   steps/op   check ms   replay ms   check/replay  history")
@@ -90,7 +93,9 @@ export async function run(args: ReadonlyArray<string>): Promise<void> {
     const checkMs = time(() => {
       result = Linearizability.checkHistory(Kv.model, history, { timeoutMs: 60_000, now: () => performance.now() })
     }, 1000)
-    if (result?._tag !== "Ok") throw new Error(`expected Ok for ${row.ops} ops on ${row.keys} keys, got ${result?._tag}`)
+    if (result?._tag !== "Ok") {
+      throw new Error(`expected Ok for ${row.ops} ops on ${row.keys} keys, got ${result?._tag}`)
+    }
     const replayMs = time(() => {
       if (!replay(history, order)) throw new Error("the generated order does not replay")
     }, 200)

@@ -28,7 +28,9 @@ const HEIGHT = 1000
 // A generated linearizable history on two keys with one read corrupted near the end: a stale value.
 const makeHistory = (): Kv.History => {
   const { history } = linearizableKv({ ops: 36, keys: 2, clients: 5, overlap: 4, seed: 42, pending: 0.03 })
-  const reads = history.flatMap((op, i) => (op.input.op === "get" && op.return !== undefined && op.input.key === "k0" ? [i] : []))
+  const reads = history.flatMap((op, i) =>
+    op.input.op === "get" && op.return !== undefined && op.input.key === "k0" ? [i] : []
+  )
   const bad = reads[reads.length - 2]!
   return history.map((op, i) => (i === bad ? { ...op, output: { value: "stale" } } : op))
 }
@@ -85,7 +87,9 @@ const decodePng = (png: Buffer): Image => {
       height = data.readUInt32BE(4)
       const depth = data[8]
       const color = data[9]
-      if (depth !== 8 || (color !== 2 && color !== 6) || data[12] !== 0) throw new Error(`unsupported PNG (depth ${depth}, colour ${color})`)
+      if (depth !== 8 || (color !== 2 && color !== 6) || data[12] !== 0) {
+        throw new Error(`unsupported PNG (depth ${depth}, colour ${color})`)
+      }
       channels = color === 6 ? 4 : 3
     } else if (type === "IDAT") idat.push(data)
     else if (type === "IEND") break
@@ -141,7 +145,7 @@ const main = async () => {
   const out = outIndex > 0 ? process.argv[outIndex + 1]! : mkdtempSync(join(tmpdir(), "concord-view-"))
   const chromium = process.env["CHROMIUM"] ?? "/usr/bin/chromium"
   if (!existsSync(chromium)) {
-    console.error(`${chromium} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM=<path>`)
+    console.error(`${chromium} not found: apt-get install -y chromium, or set CHROMIUM=<path>`)
     process.exit(2)
   }
 
@@ -161,7 +165,8 @@ const main = async () => {
     if (!ok) failures.push(what)
   }
 
-  const dom = await run(chromium, [...chromiumFlags(mkdtempSync(join(tmpdir(), "chromium-"))), "--dump-dom", `file://${htmlPath}`])
+  const profile = () => mkdtempSync(join(tmpdir(), "chromium-"))
+  const dom = await run(chromium, [...chromiumFlags(profile()), "--dump-dom", `file://${htmlPath}`])
   expect(dom.code === 0, `chromium --dump-dom exited ${dom.code}`)
   const html = dom.stdout
   const count = (re: RegExp) => (html.match(re) ?? []).length
@@ -173,11 +178,12 @@ const main = async () => {
   expect(count(/class="op bad[^"]*"/g) >= 1, "the illegal operation is marked")
   expect(count(/class="fail-line"/g) === 1, "one failure line")
 
-  const shot = await run(chromium, [...chromiumFlags(mkdtempSync(join(tmpdir(), "chromium-"))), `--screenshot=${pngPath}`, `file://${htmlPath}`])
+  const shot = await run(chromium, [...chromiumFlags(profile()), `--screenshot=${pngPath}`, `file://${htmlPath}`])
   expect(shot.code === 0 && existsSync(pngPath), `chromium --screenshot wrote ${pngPath}`)
   if (existsSync(pngPath)) {
     const image = decodePng(readFileSync(pngPath))
-    expect(image.width === WIDTH && image.height === HEIGHT, `screenshot is ${WIDTH}x${HEIGHT} (${image.width}x${image.height})`)
+    const size = `${image.width}x${image.height}`
+    expect(image.width === WIDTH && image.height === HEIGHT, `screenshot is ${WIDTH}x${HEIGHT} (${size})`)
     const tally = new Map<string, number>()
     const targets = {
       laneEven: HtmlView.colors.laneEven,

@@ -55,10 +55,14 @@ const LABEL_W = 96
 const AXIS_H = 22
 
 const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"))
+  s.replace(/[&<>"']/g, (c) => entities[c]!)
+
+const entities: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }
 
 const clip = (s: string, max: number): string =>
-  s.length <= max ? s : `${s.slice(0, Math.floor(max / 3))}…(${s.length - max} more)…${s.slice(-Math.floor((2 * max) / 3))}`
+  s.length <= max
+    ? s
+    : `${s.slice(0, Math.floor(max / 3))}…(${s.length - max} more)…${s.slice(-Math.floor((2 * max) / 3))}`
 
 const formatTime = (t: number | null | undefined): string => (t === undefined || t === null ? "never" : String(t))
 
@@ -110,13 +114,16 @@ export const render = <S, I, O>(
     details.length > 0 ? `<pre class="explain">${escapeHtml(details.join("\n"))}</pre>` : "",
     `</header>`,
     legend(),
-    `<table class="partitions"><thead><tr><th>partition</th><th>operations</th><th>linearized</th><th>status</th></tr></thead>`,
+    `<table class="partitions"><thead><tr>` +
+    `<th>partition</th><th>operations</th><th>linearized</th><th>status</th></tr></thead>`,
     `<tbody>${rows}</tbody></table>`,
     ordered.length > drawn.length
       ? `<p class="note">${ordered.length - drawn.length} more partitions are listed above but not drawn.</p>`
       : "",
     // Failed and undecided partitions are open; when everything is linearizable, the first one is.
-    ...drawn.map(({ p, i }, k) => section(model, history, p, i, maxOps, p.status !== "Ok" || (k === 0 && result._tag === "Ok")))
+    ...drawn.map(({ i, p }, k) =>
+      section(model, history, p, i, maxOps, p.status !== "Ok" || (k === 0 && result._tag === "Ok"))
+    )
   ].join("\n")
 
   return `<!doctype html>
@@ -221,7 +228,8 @@ const section = <S, I, O>(
     if (row === -1) row = ends.push(returnCol) - 1
     else ends[row] = returnCol
     const kind = order.has(i) ? "lin" : bad.has(i) ? "bad" : "rest"
-    return { index: i, lane, row, callCol, returnCol, pending, kind, blocking: p.failure?.blocking === i, order: order.get(i) }
+    const blocking = p.failure?.blocking === i
+    return { index: i, lane, row, callCol, returnCol, pending, kind, blocking, order: order.get(i) }
   })
   const laneTop: Array<number> = []
   let y = 0
@@ -236,7 +244,8 @@ const section = <S, I, O>(
   const lanes = clients
     .map((c, k) => {
       const h = Math.max(1, rowEnds[k]!.length) * LANE_H
-      return `<div class="lane ${k % 2 === 0 ? "even" : "odd"}" style="top:${laneTop[k]}px;height:${h}px;width:${width}px">` +
+      const style = `top:${laneTop[k]}px;height:${h}px;width:${width}px`
+      return `<div class="lane ${k % 2 === 0 ? "even" : "odd"}" style="${style}">` +
         `<span class="lane-label">client ${c}</span></div>`
     })
     .join("")
@@ -253,7 +262,8 @@ const section = <S, I, O>(
         `client ${op.clientId} · history #${b.index}`,
         `call ${formatTime(op.call)} · return ${formatTime(op.return)}`,
         b.kind === "lin"
-          ? `linearized #${b.order! + 1} of ${p.longest.length}\nstate before: ${before.get(b.index)}\nstate after: ${after.get(b.index)}`
+          ? `linearized #${b.order! + 1} of ${p.longest.length}\n` +
+            `state before: ${before.get(b.index)}\nstate after: ${after.get(b.index)}`
           : b.kind === "bad"
           ? `illegal as the next operation\nstate after the prefix: ${failState}`
           : p.status === "Ok"
@@ -289,14 +299,15 @@ const section = <S, I, O>(
     if (blocked !== undefined) {
       const x = xOf(blocked.returnCol + 1) - 2
       failLine = `<div class="fail-line" style="left:${x}px;height:${height - AXIS_H}px"></div>` +
-        `<div class="fail-label" style="left:${x - 3}px">illegal by t=${escapeHtml(formatTime(history[blocked.index]!.return))}</div>`
+        `<div class="fail-label" style="left:${x - 3}px">` +
+        `illegal by t=${escapeHtml(formatTime(history[blocked.index]!.return))}</div>`
     }
   }
 
   // Axis: a time label every few columns, so labels do not collide.
   const every = Math.max(1, Math.ceil(110 / COL_W))
   const ticks = sortedTimes
-    .map((t, c) => (c % every === 0 ? `<span class="tick" style="left:${xOf(c)}px">${escapeHtml(String(t))}</span>` : ""))
+    .map((t, c) => c % every === 0 ? `<span class="tick" style="left:${xOf(c)}px">${escapeHtml(String(t))}</span>` : "")
     .join("") + (anyPending ? `<span class="tick" style="left:${xOf(cols - 1)}px">∞</span>` : "")
 
   const windowNote = shown.length < p.ops.length
@@ -311,10 +322,12 @@ const section = <S, I, O>(
 
   return `<details class="partition ${p.status.toLowerCase()}" id="p${id}" data-status="${p.status}"${open}>` +
     `<summary><h2>${escapeHtml(clip(name, 120))}: ${statusText[p.status]}</h2>` +
-    `<span class="counts">${p.longest.length} of ${p.ops.length} operations linearized · ${clients.length} clients · ${p.steps} search steps</span></summary>` +
+    `<span class="counts">${p.longest.length} of ${p.ops.length} operations linearized · ` +
+    `${clients.length} clients · ${p.steps} search steps</span></summary>` +
     windowNote +
     `<div class="scroll"><div class="timeline" style="width:${width}px;height:${height}px">` +
-    lanes + path + opBoxes + dots + failLine + `<div class="axis" style="top:${height - AXIS_H}px;width:${width}px">${ticks}</div>` +
+    lanes + path + opBoxes + dots + failLine +
+    `<div class="axis" style="top:${height - AXIS_H}px;width:${width}px">${ticks}</div>` +
     `</div></div>${prefix}</details>`
 }
 
@@ -325,15 +338,20 @@ const listItems = (items: ReadonlyArray<string>): string => {
     items.slice(-100).map(item).join("")
 }
 
+const mono = "ui-monospace,Menlo,Consolas,monospace"
+
 const css = `
 *{box-sizing:border-box}
-body{margin:0;padding:16px 20px;font:13px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;background:#fff}
+body{margin:0;padding:16px 20px;color:#1d2330;background:#fff;
+  font:13px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 header h1{font-size:18px;margin:0 0 6px}
 .verdict{display:inline-block;padding:3px 10px;border-radius:4px;font-weight:600;color:#fff}
 .verdict.ok{background:#2e7d32}.verdict.illegal{background:${colors.failureLine}}.verdict.unknown{background:#b26a00}
 .summary{margin:8px 0 4px;font-weight:500}
-.explain{margin:0 0 8px;padding:8px;background:#fbf3f2;border-left:3px solid ${colors.failureLine};white-space:pre-wrap;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}
-.legend{display:flex;flex-wrap:wrap;gap:14px;margin:10px 0;padding:6px 8px;background:#fafafa;border:1px solid #e5e5e5;border-radius:4px}
+.explain{margin:0 0 8px;padding:8px;background:#fbf3f2;border-left:3px solid ${colors.failureLine};
+  white-space:pre-wrap;font:12px/1.4 ${mono}}
+.legend{display:flex;flex-wrap:wrap;gap:14px;margin:10px 0;padding:6px 8px;
+  background:#fafafa;border:1px solid #e5e5e5;border-radius:4px}
 .legend .item{display:inline-flex;align-items:center;gap:6px}
 .legend .hint{color:#666}
 .swatch{display:inline-block;width:22px;height:14px;border-radius:3px;border:1px solid}
@@ -358,25 +376,31 @@ details.partition>summary h2{display:inline;font-size:15px;margin:0 10px 0 0}
 .timeline{position:relative}
 .lane{position:absolute;left:0}
 .lane.even{background:${colors.laneEven}}.lane.odd{background:${colors.laneOdd}}
-.lane-label{position:sticky;left:0;display:inline-block;width:${LABEL_W - 8}px;padding:0 6px;line-height:${LANE_H}px;font-weight:600;color:#33415c;background:inherit;z-index:6}
-.op{position:absolute;height:${BOX_H}px;border:1px solid;border-radius:4px;padding:0 4px 0 8px;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;font:11px/${BOX_H - 2}px ui-monospace,Menlo,Consolas,monospace;cursor:default;z-index:2}
+.lane-label{position:sticky;left:0;z-index:6;display:inline-block;width:${LABEL_W - 8}px;padding:0 6px;
+  line-height:${LANE_H}px;font-weight:600;color:#33415c;background:inherit}
+.op{position:absolute;z-index:2;height:${BOX_H}px;border:1px solid;border-radius:4px;padding:0 4px 0 8px;
+  overflow:hidden;white-space:nowrap;text-overflow:ellipsis;font:11px/${BOX_H - 2}px ${mono};cursor:default}
 .op.lin{background:${colors.linearized};border-color:${colors.linearizedBorder}}
 .op.bad{background:${colors.illegal};border-color:${colors.illegalBorder}}
 .op.rest{background:${colors.unreached};border-color:${colors.unreachedBorder};color:#444}
 .op.pending{border-style:dashed;border-right-width:0;border-radius:4px 0 0 4px}
 .op.blocking{border-width:3px;line-height:${BOX_H - 6}px}
-.op b{display:inline-block;margin-right:4px;padding:0 3px;border-radius:3px;background:rgba(255,255,255,.75);color:#1b5e20;font-weight:700}
+.op b{display:inline-block;margin-right:4px;padding:0 3px;border-radius:3px;
+  background:rgba(255,255,255,.75);color:#1b5e20;font-weight:700}
 .op:hover{outline:2px solid #1d2330;z-index:5}
 svg.lp{position:absolute;left:0;top:0;pointer-events:none;z-index:1}
 svg.lp.dots{z-index:3}
 svg.lp polyline{fill:none;stroke:${colors.path};stroke-width:1.5;stroke-opacity:.8}
 svg.lp circle{fill:${colors.path}}
 .fail-line{position:absolute;top:0;width:4px;background:${colors.failureLine};z-index:4}
-.fail-label{position:absolute;top:2px;transform:translateX(-100%);padding:0 4px;background:${colors.failureLine};color:#fff;font-weight:600;font-size:11px;border-radius:3px;z-index:4;white-space:nowrap}
+.fail-label{position:absolute;top:2px;z-index:4;transform:translateX(-100%);padding:0 4px;border-radius:3px;
+  background:${colors.failureLine};color:#fff;font-weight:600;font-size:11px;white-space:nowrap}
 .axis{position:absolute;left:0;height:${AXIS_H}px;border-top:1px solid #c5cedc;background:#fff}
 .tick{position:absolute;top:3px;font-size:10px;color:#556;white-space:nowrap}
-.prefix{margin-top:6px}.prefix ol{margin:4px 0;max-height:240px;overflow:auto;font:11px/1.5 ui-monospace,Menlo,Consolas,monospace}
-.card{position:fixed;z-index:10;max-width:560px;padding:8px 10px;background:#1d2330;color:#f4f6fa;border-radius:6px;white-space:pre-wrap;font:12px/1.45 ui-monospace,Menlo,Consolas,monospace;pointer-events:none;box-shadow:0 4px 14px rgba(0,0,0,.25)}
+.prefix{margin-top:6px}
+.prefix ol{margin:4px 0;max-height:240px;overflow:auto;font:11px/1.5 ${mono}}
+.card{position:fixed;z-index:10;max-width:560px;padding:8px 10px;border-radius:6px;pointer-events:none;
+  background:#1d2330;color:#f4f6fa;white-space:pre-wrap;font:12px/1.45 ${mono};box-shadow:0 4px 14px rgba(0,0,0,.25)}
 `
 
 // Hover card, and each timeline scrolled so its failure line is in view; `data-view` tells a headless

@@ -129,7 +129,9 @@ const DEFAULT_EFFECT_SLICE_STEPS = 2_000
 const makeExpired = (options: CheckOptions): () => boolean => {
   const { expired, now, timeoutMs } = options
   if (timeoutMs === undefined) return expired ?? (() => false)
-  if (now === undefined) throw new TypeError("checkHistory: timeoutMs needs a clock: pass now, e.g. () => performance.now()")
+  if (now === undefined) {
+    throw new TypeError("checkHistory: timeoutMs needs a clock: pass now, e.g. () => performance.now()")
+  }
   const start = now()
   const timedOut = () => now() - start >= timeoutMs
   return expired === undefined ? timedOut : () => timedOut() || expired()
@@ -201,7 +203,10 @@ export const illegalPartitions = <S>(result: CheckResult<S>): ReadonlyArray<Part
 
 const formatTime = (t: number): string => (Number.isFinite(t) ? String(t) : "∞")
 
-const partitionName = (p: { readonly label: string }): string => (p.label === "" ? "the history" : `partition ${JSON.stringify(p.label)}`)
+const partitionName = (p: { readonly label: string }): string =>
+  p.label === "" ? "the history" : `partition ${JSON.stringify(p.label)}`
+
+const plural = (n: number, one: string, many: string) => (n === 1 ? one : many)
 
 /**
  * Explains a result for people: the first line is a one-line summary; for an illegal history, the
@@ -217,7 +222,8 @@ export const explain = <S, I, O>(model: Model<S, I, O>, history: History<I, O>, 
       return `linearizable: ${total} operations in ${partitions} (${result.steps} search steps)`
     case "Unknown": {
       const open = result.partitions.filter((p) => p.status === "Unknown")
-      return `unknown: the ${result.reason === "timeout" ? "time" : "step"} budget ran out after ${result.steps} steps ` +
+      const budget = result.reason === "timeout" ? "time" : "step"
+      return `unknown: the ${budget} budget ran out after ${result.steps} steps ` +
         `with ${open.length} of ${partitions} undecided (first: ${partitionName(open[0] ?? { label: "" })}, ` +
         `${open[0]?.longest.length ?? 0} of ${open[0]?.ops.length ?? 0} operations linearized)`
     }
@@ -227,11 +233,13 @@ export const explain = <S, I, O>(model: Model<S, I, O>, history: History<I, O>, 
       const failure = first.failure!
       const op = (i: number) => {
         const o = history[i]!
-        const span = `call ${formatTime(o.call)}, ${isPending(o) ? "never returned" : `return ${formatTime(o.return!)}`}`
+        const ret = isPending(o) ? "never returned" : `return ${formatTime(o.return!)}`
+        const span = `call ${formatTime(o.call)}, ${ret}`
         return `client ${o.clientId}: ${describeOperation(model, o)} [${span}; #${i}]`
       }
       const lines = [
-        `not linearizable: ${partitionName(first)}: only ${first.longest.length} of its ${first.ops.length} operations ` +
+        `not linearizable: ${partitionName(first)}: ` +
+        `only ${first.longest.length} of its ${first.ops.length} operations ` +
         `linearize; by t=${formatTime(failure.time)} (when client ${history[failure.blocking]!.clientId}'s ` +
         `${describeOperation(model, history[failure.blocking]!)} returned) no operation can take effect next`,
         `  state after the longest linearizable prefix: ${describeState(model, failure.state)}`,
@@ -239,10 +247,14 @@ export const explain = <S, I, O>(model: Model<S, I, O>, history: History<I, O>, 
       ]
       if (bad.length > 1) {
         const more = bad.slice(1, 6).map((p) => JSON.stringify(p.label)).join(", ")
-        lines.push(`  ${bad.length - 1} more partition${bad.length === 2 ? " is" : "s are"} not linearizable: ${more}${bad.length > 6 ? ", ..." : ""}`)
+        const etc = bad.length > 6 ? ", ..." : ""
+        const others = plural(bad.length - 1, "partition is", "partitions are")
+        lines.push(`  ${bad.length - 1} more ${others} not linearizable: ${more}${etc}`)
       }
       const unknown = result.partitions.filter((p) => p.status === "Unknown").length
-      if (unknown > 0) lines.push(`  ${unknown} partition${unknown === 1 ? " was" : "s were"} not decided within the budget`)
+      if (unknown > 0) {
+        lines.push(`  ${unknown} ${plural(unknown, "partition was", "partitions were")} not decided within the budget`)
+      }
       return lines.join("\n")
     }
   }

@@ -138,7 +138,9 @@ export const nondeterministic = <S, I, O>(model: NondeterministicModel<S, I, O>)
   return {
     ...stateSet,
     // XOR of the members' hashes does not depend on their order.
-    ...(hash !== undefined ? { hash: (states: ReadonlyArray<S>) => states.reduce((h, s) => h ^ hash(s), states.length) } : {}),
+    ...(hash !== undefined
+      ? { hash: (states: ReadonlyArray<S>) => states.reduce((h, s) => h ^ hash(s), states.length) }
+      : {}),
     ...(model.partition !== undefined ? { partition: model.partition } : {}),
     ...(model.describeInput !== undefined ? { describeInput: model.describeInput } : {}),
     ...(model.describeOutput !== undefined ? { describeOutput: model.describeOutput } : {}),

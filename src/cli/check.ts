@@ -41,7 +41,9 @@ const timeout = Options.text("timeout").pipe(
   Options.mapEffect((text) =>
     Option.match(parseTimeout(text), {
       onNone: () =>
-        Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--timeout: "${text}" is not a duration (try 10s, 500ms, 2m)`))),
+        Effect.fail(
+          ValidationError.invalidValue(HelpDoc.p(`--timeout: "${text}" is not a duration (try 10s, 500ms, 2m)`))
+        ),
       onSome: Effect.succeed
     })
   ),
@@ -115,6 +117,7 @@ export const command = Command.make(
   run
 ).pipe(
   Command.withDescription(
-    "Check a history (JSON Lines) for linearizability. Exit 0 linearizable, 1 not linearizable, 2 unknown (timeout), 3 bad input."
+    "Check a history (JSON Lines) for linearizability. " +
+      "Exit 0 linearizable, 1 not linearizable, 2 unknown (timeout), 3 bad input."
   )
 )

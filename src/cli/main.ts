@@ -15,7 +15,9 @@ import * as Check from "./check.js"
 const subcommands = [Check.command] as const
 
 const concord = Command.make("concord").pipe(
-  Command.withDescription("Fault-tolerant distributed systems on Effect: Raft, KV, MapReduce, a linearizability checker"),
+  Command.withDescription(
+    "Fault-tolerant distributed systems on Effect: Raft, KV, MapReduce, a linearizability checker"
+  ),
   Command.withSubcommands(subcommands)
 )
 

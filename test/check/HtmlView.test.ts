@@ -15,7 +15,8 @@ import { linearizableKv } from "./support/histories.js"
 
 const put = (c: number, key: string, value: string, call: number, ret: number | undefined) =>
   Kv.operation(c, { op: "put", key, value }, call, ret, ret === undefined ? undefined : {})
-const get = (c: number, key: string, value: string, call: number, ret: number) => Kv.operation(c, { op: "get", key }, call, ret, { value })
+const get = (c: number, key: string, value: string, call: number, ret: number) =>
+  Kv.operation(c, { op: "get", key }, call, ret, { value })
 
 // Key "x" fails at client 3's stale read; key "y" is fine.
 const history: Kv.History = [
@@ -30,7 +31,10 @@ const history: Kv.History = [
 ]
 
 const count = (html: string, pattern: RegExp) => (html.match(pattern) ?? []).length
-const section = (html: string, id: string) => html.slice(html.indexOf(`id="${id}"`), html.indexOf("</details>", html.indexOf(`id="${id}"`)))
+const section = (html: string, id: string) => {
+  const start = html.indexOf(`id="${id}"`)
+  return html.slice(start, html.indexOf("</details>", start))
+}
 
 describe("HtmlView.render", () => {
   const result = Linearizability.checkHistory(Kv.model, history)
@@ -103,7 +107,9 @@ describe("HtmlView.render", () => {
   it("draws a window around the failure of a long partition", () => {
     const { history: long } = linearizableKv({ ops: 3000, keys: 1, clients: 4, overlap: 3, seed: 1 })
     const bad = long.length - 10
-    const corrupted = long.map((op, i) => (i === bad ? { ...op, input: { op: "get" as const, key: op.input.key }, output: { value: "!" } } : op))
+    const corrupted = long.map((op, i) =>
+      i === bad ? { ...op, input: { op: "get" as const, key: op.input.key }, output: { value: "!" } } : op
+    )
     const r = Linearizability.checkHistory(Kv.model, corrupted)
     expect(r._tag).toBe("Illegal")
     const page = HtmlView.render(Kv.model, corrupted, r, { maxOpsPerPartition: 200 })
@@ -126,7 +132,8 @@ describe("HtmlView.writeFile", () => {
   it("writes the page", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "concord-view-")), "history.html")
     const result = Linearizability.checkHistory(Kv.model, history)
-    await Effect.runPromise(HtmlView.writeFile(path, Kv.model, history, result).pipe(Effect.provide(NodeFileSystem.layer)))
+    const write = HtmlView.writeFile(path, Kv.model, history, result)
+    await Effect.runPromise(write.pipe(Effect.provide(NodeFileSystem.layer)))
     expect(readFileSync(path, "utf8")).toBe(HtmlView.render(Kv.model, history, result))
   })
 })

@@ -18,7 +18,7 @@ describe("Kv.decodeJsonl", () => {
     const text = [
       `{"client": 1, "op": "put", "key": "k", "value": "v", "call": 0, "return": 5}`,
       ``,
-      `{"client": 2, "op": "get", "key": "k", "output": "v", "call": 6, "return": 9, "note": "extra fields are ignored"}`,
+      `{"client": 2, "op": "get", "key": "k", "output": "v", "call": 6, "return": 9, "note": "extra fields are ok"}`,
       `{"client": 3, "op": "append", "key": "k", "value": "w", "call": 7, "return": null}`,
       `{"client": 4, "op": "get", "key": "k", "call": 8}`
     ].join("\n")
@@ -39,7 +39,9 @@ describe("Kv.decodeJsonl", () => {
     expect(error(`{"client": 1, "op": "get", "key": "k", "output": "", "call": "0", "return": 1}`)).toBe(
       `line 1: "call": must be a number, not "0"`
     )
-    expect(error(`{"client": 1.5, "op": "get", "key": "k", "output": "", "call": 0, "return": 1}`)).toBe(`line 1: "client": must be an integer, not 1.5`)
+    expect(error(`{"client": 1.5, "op": "get", "key": "k", "output": "", "call": 0, "return": 1}`)).toBe(
+      `line 1: "client": must be an integer, not 1.5`
+    )
     expect(error(`{"client": 1, "op": "get", "key": "k", "output": ""}`)).toBe(`line 1: "call" is missing`)
     expect(error(`{"client": 1, "op": "get", "key": "k", "output": "", "call": 0, "return": "x"}`)).toBe(
       `line 1: "return": must be a number or null, not "x"`
@@ -62,7 +64,8 @@ describe("Kv.decodeJsonl", () => {
   it("keeps nanosecond timestamps since the epoch exact by rebasing them", () => {
     // As doubles, 1700000000000000001 and ...002 are the same number; the put must still come first.
     const text = [
-      `{"client": 0, "op": "put", "key": "k", "value": "1", "call": 1700000000000000000, "return": 1700000000000000001}`,
+      `{"client": 0, "op": "put", "key": "k", "value": "1", ` +
+      `"call": 1700000000000000000, "return": 1700000000000000001}`,
       `{"client": 1, "op": "get", "key": "k", "output": "", "call": 1700000000000000002, "return": 1700000000000000003}`
     ].join("\n")
     const history = Either.getOrThrow(decode(text))

@@ -13,7 +13,7 @@ const put = (client: number, key: string, value: string, call: number, ret: numb
   Kv.operation(client, { op: "put", key, value }, call, ret, ret === undefined ? undefined : {})
 const append = (client: number, key: string, value: string, call: number, ret: number | undefined): Kv.Operation =>
   Kv.operation(client, { op: "append", key, value }, call, ret, ret === undefined ? undefined : {})
-const get = (client: number, key: string, output: string | undefined, call: number, ret: number | undefined): Kv.Operation =>
+const get = (client: number, key: string, output: string | undefined, call: number, ret: number | undefined) =>
   Kv.operation(client, { op: "get", key }, call, ret, output === undefined ? undefined : { value: output })
 
 const check = (history: Kv.History, options?: Linearizability.CheckOptions) =>
@@ -35,7 +35,12 @@ describe("known answers", () => {
   })
 
   it("a sequential history that follows the model is linearizable, in its own order", () => {
-    const history = [put(0, "x", "a", 0, 1), append(1, "x", "b", 2, 3), get(0, "x", "ab", 4, 5), get(1, "x", "ab", 6, 7)]
+    const history = [
+      put(0, "x", "a", 0, 1),
+      append(1, "x", "b", 2, 3),
+      get(0, "x", "ab", 4, 5),
+      get(1, "x", "ab", 6, 7)
+    ]
     const result = check(history)
     expect(result._tag).toBe("Ok")
     expect(result.partitions[0]!.longest).toEqual([0, 1, 2, 3])
@@ -133,11 +138,13 @@ describe("operations that never returned", () => {
 
   it("may not have taken effect", () => {
     expect(verdict([put(0, "x", "1", 0, undefined), get(1, "x", "", 100, 110)])).toBe("Ok")
-    expect(verdict([append(0, "x", "a", 0, undefined), append(1, "x", "b", 5, 6), get(2, "x", "b", 100, 110)])).toBe("Ok")
+    expect(verdict([append(0, "x", "a", 0, undefined), append(1, "x", "b", 5, 6), get(2, "x", "b", 100, 110)]))
+      .toBe("Ok")
   })
 
   it("take effect at most once, at one point", () => {
-    expect(verdict([put(0, "x", "1", 0, undefined), get(1, "x", "1", 100, 110), get(2, "x", "", 120, 130)])).toBe("Illegal")
+    expect(verdict([put(0, "x", "1", 0, undefined), get(1, "x", "1", 100, 110), get(2, "x", "", 120, 130)]))
+      .toBe("Illegal")
   })
 
   it("cannot take effect before they were invoked", () => {
@@ -253,17 +260,20 @@ describe("malformed histories", () => {
 
 describe("Effect wrapper", () => {
   it("checks a history", async () => {
-    const result = await Effect.runPromise(Linearizability.check(Kv.model, [put(0, "x", "1", 0, 1), get(1, "x", "1", 2, 3)]))
+    const history = [put(0, "x", "1", 0, 1), get(1, "x", "1", 2, 3)]
+    const result = await Effect.runPromise(Linearizability.check(Kv.model, history))
     expect(result._tag).toBe("Ok")
   })
 
   it("fails with HistoryError on a malformed history", async () => {
     const exit = await Effect.runPromiseExit(Linearizability.check(Kv.model, [put(0, "x", "1", 10, 5)]))
-    expect(exit).toStrictEqual(Exit.fail(new HistoryError({ index: 0, reason: "return time 5 is before call time 10" })))
+    const error = new HistoryError({ index: 0, reason: "return time 5 is before call time 10" })
+    expect(exit).toStrictEqual(Exit.fail(error))
   })
 
   it("stops at the timeout measured on the live Clock", async () => {
-    const result = await Effect.runPromise(Linearizability.check(Kv.model, hardHistory(12), { timeout: "30 millis", sliceSteps: 2000 }))
+    const program = Linearizability.check(Kv.model, hardHistory(12), { timeout: "30 millis", sliceSteps: 2000 })
+    const result = await Effect.runPromise(program)
     expect(result._tag === "Unknown" && result.reason).toBe("timeout")
   })
 
@@ -289,11 +299,13 @@ describe("Effect wrapper", () => {
 describe("explain", () => {
   it("summarises each kind of result on its first line", () => {
     const ok = [put(0, "x", "1", 0, 1)]
-    expect(Linearizability.explain(Kv.model, ok, check(ok))).toBe("linearizable: 1 operations in 1 partition (1 search steps)")
+    expect(Linearizability.explain(Kv.model, ok, check(ok)))
+      .toBe("linearizable: 1 operations in 1 partition (1 search steps)")
     const bad = [put(0, "x", "1", 0, 10), put(0, "x", "2", 11, 20), get(1, "x", "1", 25, 30)]
     const text = Linearizability.explain(Kv.model, bad, check(bad))
     expect(text.split("\n")).toEqual([
-      `not linearizable: partition "x": only 2 of its 3 operations linearize; by t=30 (when client 1's get("x") → "1" returned) no operation can take effect next`,
+      `not linearizable: partition "x": only 2 of its 3 operations linearize; ` +
+      `by t=30 (when client 1's get("x") → "1" returned) no operation can take effect next`,
       `  state after the longest linearizable prefix: "2"`,
       `  illegal next: client 1: get("x") → "1" [call 25, return 30; #2]`
     ])

@@ -37,7 +37,9 @@ const respectsRealTime = (history: Kv.History, order: ReadonlyArray<number>): bo
 
 // Everything that returned before an operation of the prefix was invoked precedes it in the prefix.
 const prefixClosed = (history: Kv.History, ops: ReadonlyArray<number>, prefix: ReadonlyArray<number>): boolean =>
-  prefix.every((a, i) => ops.every((b) => !(returnTime(history[b]!) < history[a]!.call) || prefix.slice(0, i).includes(b)))
+  prefix.every((a, i) =>
+    ops.every((b) => !(returnTime(history[b]!) < history[a]!.call) || prefix.slice(0, i).includes(b))
+  )
 
 // Reference answer: try every order of the operations (per key, as the model partitions).
 const bruteForce = (history: Kv.History): boolean => {
@@ -67,10 +69,18 @@ const smallHistory: fc.Arbitrary<Kv.History> = fc.array(
     length: fc.integer({ min: 0, max: 4 }),
     pending: fc.integer({ min: 0, max: 9 }).map((n) => n < 2)
   }).map((o): Kv.Operation => {
-    const input: Kv.KvInput = o.op === "get" ? { op: "get", key: o.key } : { op: o.op as "put" | "append", key: o.key, value: o.value }
+    const input: Kv.KvInput = o.op === "get"
+      ? { op: "get", key: o.key }
+      : { op: o.op as "put" | "append", key: o.key, value: o.value }
     return o.pending
       ? { clientId: o.client, input, call: o.call }
-      : { clientId: o.client, input, output: o.op === "get" ? { value: o.output } : {}, call: o.call, return: o.call + o.length }
+      : {
+        clientId: o.client,
+        input,
+        output: o.op === "get" ? { value: o.output } : {},
+        call: o.call,
+        return: o.call + o.length
+      }
   }),
   { minLength: 1, maxLength: 7 }
 )
@@ -101,7 +111,9 @@ describe("properties", () => {
         const gets = history.flatMap((op, i) => (op.input.op === "get" ? [i] : []))
         fc.pre(gets.length > 0)
         const bad = gets[pick % gets.length]!
-        const corrupted = history.map((op, i) => (i === bad ? { ...op, output: { value: `${op.output?.value ?? ""}!` } } : op))
+        const corrupted = history.map((op, i) =>
+          i === bad ? { ...op, output: { value: `${op.output?.value ?? ""}!` } } : op
+        )
         const result = Linearizability.checkHistory(Kv.model, corrupted)
         expect(result._tag).toBe("Illegal")
         const [p] = Linearizability.illegalPartitions(result)

@@ -283,7 +283,16 @@ export class PartitionSearch<S, I, O> {
     return true
   }
 
-  private addNode(parent: number, op: number, depth: number, h1: number, h2: number, sh: number, state: S, index: boolean): number {
+  private addNode(
+    parent: number,
+    op: number,
+    depth: number,
+    h1: number,
+    h2: number,
+    sh: number,
+    state: S,
+    index: boolean
+  ): number {
     if (this.nodeCount === this.nodeParent.length) this.grow()
     // Keep the load factor at most 1; rehash before the new node exists so it is linked once.
     if (index && this.nodeCount >= this.buckets.length) this.rehash(this.buckets.length * 2)

@@ -31,7 +31,8 @@ export type History = GenericHistory<KvInput, KvOutput>
 
 // Long values (the tests append thousands of tokens to one key) are clipped in descriptions; the tail
 // is kept because that is where an append history goes wrong.
-const clip = (s: string): string => (s.length <= 120 ? s : `${s.slice(0, 40)}…(${s.length - 100} more)…${s.slice(-60)}`)
+const clip = (s: string): string =>
+  s.length <= 120 ? s : `${s.slice(0, 40)}…(${s.length - 100} more)…${s.slice(-60)}`
 const quote = (s: string): string => JSON.stringify(clip(s))
 
 export const describeInput = (input: KvInput): string =>
@@ -81,7 +82,9 @@ export const model: Model<State, KvInput, KvOutput> = {
   describeInput,
   describeOutput: (output) => quote(output.value ?? ""),
   describeOperation: (input, output) =>
-    input.op !== "get" ? describeInput(input) : `${describeInput(input)} → ${output === undefined ? "?" : quote(output.value ?? "")}`,
+    input.op !== "get"
+      ? describeInput(input)
+      : `${describeInput(input)} → ${output === undefined ? "?" : quote(output.value ?? "")}`,
   describeState: (s) => quote(s.value)
 }
 
@@ -112,7 +115,10 @@ export class JsonlError extends Schema.TaggedError<JsonlError>()("JsonlError", {
 // One-line messages that say what a field must be and what it was.
 const must = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
   schema.annotations({
-    message: (issue) => ({ message: `must be ${what}, not ${JSON.stringify(issue.actual) ?? "undefined"}`, override: true })
+    message: (issue) => ({
+      message: `must be ${what}, not ${JSON.stringify(issue.actual) ?? "undefined"}`,
+      override: true
+    })
   }) as S
 
 const Line = Schema.Struct({
@@ -174,14 +180,22 @@ export const decodeJsonl = (text: string): Either.Either<History, JsonlError> =>
     lineOf.push(n + 1)
     const huge = isHuge(l.call) || (!pending && isHuge(l.return!))
     unsafe ||= huge
-    exact.push(huge ? { call: exactTime(raw, "call") ?? BigInt(l.call), return: pending ? undefined : exactTime(raw, "return") ?? BigInt(l.return!) } : undefined)
+    exact.push(
+      huge
+        ? {
+          call: exactTime(raw, "call") ?? BigInt(l.call),
+          return: pending ? undefined : exactTime(raw, "return") ?? BigInt(l.return!)
+        }
+        : undefined
+    )
   }
   const rebased = unsafe ? rebase(ops, exact) : ops
   for (let i = 0; i < rebased.length; i++) {
     const op = rebased[i]!
     if (op.return != null && op.return < op.call) {
       const raw = ops[i]!
-      return Either.left(new JsonlError({ line: lineOf[i]!, reason: `"return" (${raw.return}) is before "call" (${raw.call})` }))
+      const reason = `"return" (${raw.return}) is before "call" (${raw.call})`
+      return Either.left(new JsonlError({ line: lineOf[i]!, reason }))
     }
   }
   return Either.right(rebased)
@@ -193,7 +207,10 @@ const rebase = (
 ): Array<Operation> => {
   const exactOf = (i: number) => {
     const op = ops[i]!
-    return exact[i] ?? { call: BigInt(Math.round(op.call)), return: op.return == null ? undefined : BigInt(Math.round(op.return)) }
+    return exact[i] ?? {
+      call: BigInt(Math.round(op.call)),
+      return: op.return == null ? undefined : BigInt(Math.round(op.return))
+    }
   }
   let base = exactOf(0).call
   for (let i = 1; i < ops.length; i++) if (exactOf(i).call < base) base = exactOf(i).call

@@ -33,7 +33,9 @@ export const make = <A>(options: QueueOptions<A> = {}): Model<ReadonlyArray<A>, 
       return [output === undefined || (output.value !== undefined && eq(output.value, state[0]!)), state.slice(1)]
     },
     equals: (a, b) => a.length === b.length && a.every((x, i) => eq(x, b[i]!)),
-    ...(hash !== undefined ? { hash: (s: ReadonlyArray<A>) => s.reduce((h, x) => Math.imul(h, 31) + hash(x) | 0, s.length) } : {}),
+    ...(hash !== undefined
+      ? { hash: (s: ReadonlyArray<A>) => s.reduce((h, x) => (Math.imul(h, 31) + hash(x)) | 0, s.length) }
+      : {}),
     describeInput: (input) => (input.op === "enqueue" ? `enqueue(${show(input.value)})` : "dequeue()"),
     describeOutput: (output) => (output.value === undefined ? "empty" : show(output.value)),
     describeState: (state) => `[${state.map(show).join(", ")}]`
@@ -41,4 +43,7 @@ export const make = <A>(options: QueueOptions<A> = {}): Model<ReadonlyArray<A>, 
 }
 
 /** A queue of numbers. */
-export const model: Model<ReadonlyArray<number>, QueueInput<number>, QueueOutput<number>> = make({ equals: (a, b) => a === b, hash: Hash.number })
+export const model: Model<ReadonlyArray<number>, QueueInput<number>, QueueOutput<number>> = make({
+  equals: (a, b) => a === b,
+  hash: Hash.number
+})

@@ -49,8 +49,13 @@ export const make = <A>(options: RegisterOptions<A>): Model<A, RegisterInput<A>,
     equals: eq,
     ...(options.hash !== undefined ? { hash: options.hash } : options.equals === undefined ? { hash: Hash.hash } : {}),
     describeInput: (input) =>
-      input.op === "read" ? "read()" : input.op === "write" ? `write(${show(input.value)})` : `cas(${show(input.expected)}, ${show(input.value)})`,
-    describeOutput: (output) => (output.ok !== undefined ? String(output.ok) : output.value !== undefined ? show(output.value) : "ok"),
+      input.op === "read"
+        ? "read()"
+        : input.op === "write"
+        ? `write(${show(input.value)})`
+        : `cas(${show(input.expected)}, ${show(input.value)})`,
+    describeOutput: (output) =>
+      output.ok !== undefined ? String(output.ok) : output.value !== undefined ? show(output.value) : "ok",
     describeState: show
   }
 }

@@ -24,9 +24,14 @@ export type SetState = ReadonlyArray<string>
 
 const without = (s: SetState, v: string): SetState => s.filter((x) => x !== v)
 const withValue = (s: SetState, v: string): SetState => [...s, v].sort()
-const agrees = (output: SetOutput | undefined, ok: boolean) => output === undefined || output.ok === undefined || output.ok === ok
+const agrees = (output: SetOutput | undefined, ok: boolean) =>
+  output === undefined || output.ok === undefined || output.ok === ok
 
-export const model: Model<ReadonlyArray<SetState>, SetInput, SetOutput> = nondeterministic<SetState, SetInput, SetOutput>({
+export const model: Model<ReadonlyArray<SetState>, SetInput, SetOutput> = nondeterministic<
+  SetState,
+  SetInput,
+  SetOutput
+>({
   name: "set",
   initial: [[]],
   step: (state, input, output) => {
@@ -58,6 +63,7 @@ export const model: Model<ReadonlyArray<SetState>, SetInput, SetOutput> = nondet
     return h
   },
   describeInput: (input) => (input.op === "take" ? "take()" : `${input.op}(${JSON.stringify(input.value)})`),
-  describeOutput: (output) => (output.ok !== undefined ? String(output.ok) : output.value === undefined ? "empty" : JSON.stringify(output.value)),
+  describeOutput: (output) =>
+    output.ok !== undefined ? String(output.ok) : output.value === undefined ? "empty" : JSON.stringify(output.value),
   describeState: (s) => `{${s.map((v) => JSON.stringify(v)).join(", ")}}`
 })
