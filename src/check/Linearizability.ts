@@ -87,9 +87,11 @@ export interface Illegal<S> extends ResultBase<S> {
 /** The budget ran out before every partition was decided, and none was found illegal. */
 export interface Unknown<S> extends ResultBase<S> {
   readonly _tag: "Unknown"
-  /** Which budget ran out. */
-  readonly reason: "timeout" | "steps"
+  /** Which budget ran out: time, steps, or the number of cached states (memory). */
+  readonly reason: UnknownReason
 }
+
+export type UnknownReason = "timeout" | "steps" | "memory"
 
 export type CheckResult<S> = Ok<S> | Illegal<S> | Unknown<S>
 
@@ -109,6 +111,12 @@ export interface CheckOptions {
   readonly expired?: () => boolean
   /** Steps per slice: how often the deadline is polled and how finely partitions interleave. */
   readonly sliceSteps?: number
+  /**
+   * At most this many cached (set, state) pairs held at once, checked between slices; default
+   * 10,000,000 (roughly 1 GB with KV states). Hard histories fill the cache at millions of entries a
+   * second; this turns them into `Unknown` instead of exhausting the heap.
+   */
+  readonly maxCacheEntries?: number
 }
 
 /** Budget of the Effect checker. */
@@ -119,12 +127,15 @@ export interface EffectCheckOptions {
   readonly maxSteps?: number
   /** Steps between clock reads and yields. */
   readonly sliceSteps?: number
+  /** As in `CheckOptions`. */
+  readonly maxCacheEntries?: number
 }
 
 const DEFAULT_SLICE_STEPS = 20_000
 // Effect's scheduler runs yielded fibers as microtasks and lets timers and signals in only every few
 // thousand yields, so the Effect checker yields more often to stay responsive to interruption.
 const DEFAULT_EFFECT_SLICE_STEPS = 2_000
+const DEFAULT_MAX_CACHE_ENTRIES = 10_000_000
 
 const makeExpired = (options: CheckOptions): () => boolean => {
   const { expired, now, timeoutMs } = options
@@ -137,7 +148,7 @@ const makeExpired = (options: CheckOptions): () => boolean => {
   return expired === undefined ? timedOut : () => timedOut() || expired()
 }
 
-const toResult = <S, I, O>(checker: Checker<S, I, O>, reason: "timeout" | "steps" | undefined): CheckResult<S> => {
+const toResult = <S, I, O>(checker: Checker<S, I, O>, reason: UnknownReason | undefined): CheckResult<S> => {
   const partitions = checker.partitionResults()
   const steps = checker.steps
   if (checker.illegal()) return { _tag: "Illegal", partitions, steps }
@@ -157,10 +168,12 @@ export const checkHistory = <S, I, O>(
   const checker = new Checker(history, model)
   const expired = makeExpired(options)
   const slice = Math.max(1, options.sliceSteps ?? DEFAULT_SLICE_STEPS)
+  const maxCache = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES
   let stepsLeft = options.maxSteps ?? Number.POSITIVE_INFINITY
   while (!checker.done) {
     if (stepsLeft <= 0) return toResult(checker, "steps")
     if (expired()) return toResult(checker, "timeout")
+    if (checker.cacheEntries > maxCache) return toResult(checker, "memory")
     stepsLeft -= checker.run(Math.min(slice, stepsLeft))
   }
   return toResult(checker, undefined)
@@ -186,11 +199,13 @@ export const check = <S, I, O>(
     })
     const timeoutMs = options.timeout === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(options.timeout)
     const slice = Math.max(1, options.sliceSteps ?? DEFAULT_EFFECT_SLICE_STEPS)
+    const maxCache = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES
     const start = yield* Clock.currentTimeMillis
     let stepsLeft = options.maxSteps ?? Number.POSITIVE_INFINITY
     while (!checker.done) {
       if (stepsLeft <= 0) return toResult(checker, "steps")
       if ((yield* Clock.currentTimeMillis) - start >= timeoutMs) return toResult(checker, "timeout")
+      if (checker.cacheEntries > maxCache) return toResult(checker, "memory")
       stepsLeft -= checker.run(Math.min(slice, stepsLeft))
       yield* Effect.yieldNow()
     }
@@ -222,8 +237,8 @@ export const explain = <S, I, O>(model: Model<S, I, O>, history: History<I, O>, 
       return `linearizable: ${total} operations in ${partitions} (${result.steps} search steps)`
     case "Unknown": {
       const open = result.partitions.filter((p) => p.status === "Unknown")
-      const budget = result.reason === "timeout" ? "time" : "step"
-      return `unknown: the ${budget} budget ran out after ${result.steps} steps ` +
+      const budget = { timeout: "time budget", steps: "step budget", memory: "cache size limit" }[result.reason]
+      return `unknown: the ${budget} ran out after ${result.steps} steps ` +
         `with ${open.length} of ${partitions} undecided (first: ${partitionName(open[0] ?? { label: "" })}, ` +
         `${open[0]?.longest.length ?? 0} of ${open[0]?.ops.length ?? 0} operations linearized)`
     }

@@ -3,7 +3,7 @@
  *
  * Checks a recorded history for linearizability. The file has one operation per line (see
  * `Kv.decodeJsonl`). Exit codes: 0 linearizable, 1 not linearizable (the first illegal partition and
- * where it fails are printed), 2 unknown (the budget ran out), 3 bad input (unreadable file, a bad line,
+ * where it fails are printed), 2 unknown (a budget ran out), 3 bad input (unreadable file, a bad line,
  * a bad flag; the message names the line).
  * @since 0.1.0
  */

@@ -236,6 +236,13 @@ describe("budgets", () => {
     expect(result.steps).toBe(3000)
   })
 
+  it("gives Unknown when the cache grows past its limit", () => {
+    const result = check(hardHistory(12), { maxCacheEntries: 5_000, sliceSteps: 1_000 })
+    expect(result._tag === "Unknown" && result.reason).toBe("memory")
+    expect(result.steps).toBeLessThan(20_000)
+    expect(Linearizability.explain(Kv.model, hardHistory(12), result)).toMatch(/^unknown: the cache size limit ran out/)
+  })
+
   it("runs partitions round-robin, so one hard partition does not hide an illegal one", () => {
     const hard = hardHistory(12)
     const illegal = [put(0, "z", "1", 0, 10), get(1, "z", "2", 20, 30)]

@@ -1,19 +1,22 @@
 /**
- * Runs the partition searches of one history round-robin under a shared step budget, so that one
- * hard partition cannot starve the others (the sequential analogue of Porcupine checking partitions in
- * parallel), and so that the caller can poll a deadline or yield between slices.
+ * Runs the partition searches of one history round-robin under a shared budget, so that one hard
+ * partition cannot starve the others (the sequential analogue of Porcupine checking partitions in
+ * parallel), and so that the caller can poll a deadline or yield between slices. A partition's result
+ * is taken as soon as its search ends and the search (its cache) is dropped.
  * @internal
  */
 import type { History } from "../History.js"
 import { HistoryError, returnTime, validate } from "../History.js"
-import type { PartitionResult, PartitionStatus } from "../Linearizability.js"
+import type { PartitionResult } from "../Linearizability.js"
 import type { Model, Partition } from "../Model.js"
 import { ILLEGAL, OK, PartitionSearch, RUNNING } from "./search.js"
 
 export class Checker<S, I, O> {
   private readonly partitions: ReadonlyArray<Partition>
-  private readonly searches: ReadonlyArray<PartitionSearch<S, I, O>>
-  private readonly running: Array<PartitionSearch<S, I, O>>
+  private readonly searches: Array<PartitionSearch<S, I, O> | undefined>
+  private readonly results: Array<PartitionResult<S> | undefined>
+  // Indices of the partitions still searching, and whose turn it is.
+  private readonly running: Array<number> = []
   private turn = 0
   steps = 0
 
@@ -32,11 +35,22 @@ export class Checker<S, I, O> {
       }
       return new PartitionSearch(model, p.ops.map((i) => history[i]!))
     })
-    this.running = this.searches.filter((s) => s.status === RUNNING)
+    this.results = this.partitions.map(() => undefined)
+    this.searches.forEach((search, p) => {
+      if (search!.status === RUNNING) this.running.push(p)
+      else this.finish(p)
+    })
   }
 
   get done(): boolean {
     return this.running.length === 0
+  }
+
+  /** Cache entries held by the searches still running (each is a state plus a few ints). */
+  get cacheEntries(): number {
+    let n = 0
+    for (const p of this.running) n += this.searches[p]!.nodes
+    return n
   }
 
   /** Runs searches in turn for at most `budget` steps in total; returns the steps taken. */
@@ -44,43 +58,56 @@ export class Checker<S, I, O> {
     let used = 0
     while (used < budget && this.running.length > 0) {
       if (this.turn >= this.running.length) this.turn = 0
-      const search = this.running[this.turn]!
+      const p = this.running[this.turn]!
+      const search = this.searches[p]!
       used += search.run(budget - used)
-      if (search.status === RUNNING) this.turn++
-      else this.running.splice(this.turn, 1)
+      if (search.status === RUNNING) {
+        this.turn++
+      } else {
+        this.running.splice(this.turn, 1)
+        this.finish(p)
+      }
     }
     this.steps += used
     return used
   }
 
   illegal(): boolean {
-    return this.searches.some((s) => s.status === ILLEGAL)
+    return this.results.some((r) => r?.status === "Illegal")
   }
 
+  /** Every partition's result; those still searching are `Unknown`, with the longest prefix so far. */
   partitionResults(): ReadonlyArray<PartitionResult<S>> {
-    return this.searches.map((search, p) => {
-      const partition = this.partitions[p]!
-      const global = (local: number) => partition.ops[local]!
-      const status: PartitionStatus = search.status === OK ? "Ok" : search.status === ILLEGAL ? "Illegal" : "Unknown"
-      const base = {
-        label: partition.label,
-        ops: partition.ops,
-        status,
-        longest: search.longest().map(global),
-        steps: search.steps
+    return this.partitions.map((_, p) => this.results[p] ?? this.summarize(p))
+  }
+
+  private finish(p: number): void {
+    this.results[p] = this.summarize(p)
+    this.searches[p] = undefined
+  }
+
+  private summarize(p: number): PartitionResult<S> {
+    const search = this.searches[p]!
+    const partition = this.partitions[p]!
+    const global = (local: number) => partition.ops[local]!
+    const base = {
+      label: partition.label,
+      ops: partition.ops,
+      status: search.status === OK ? "Ok" as const : search.status === ILLEGAL ? "Illegal" as const : "Unknown" as const,
+      longest: search.longest().map(global),
+      steps: search.steps
+    }
+    if (search.status !== ILLEGAL) return base
+    const frontier = search.frontier()
+    const blocking = global(frontier.blocking)
+    return {
+      ...base,
+      failure: {
+        state: frontier.state,
+        attempts: frontier.attempts.map(global),
+        blocking,
+        time: returnTime(this.history[blocking]!)
       }
-      if (search.status !== ILLEGAL) return base
-      const frontier = search.frontier()
-      const blocking = global(frontier.blocking)
-      return {
-        ...base,
-        failure: {
-          state: frontier.state,
-          attempts: frontier.attempts.map(global),
-          blocking,
-          time: returnTime(this.history[blocking]!)
-        }
-      }
-    })
+    }
   }
 }

@@ -225,6 +225,11 @@ export class PartitionSearch<S, I, O> {
     return used
   }
 
+  /** Search nodes, which are also the cache entries. */
+  get nodes(): number {
+    return this.nodeCount
+  }
+
   /** Local ids, in order, of the longest linearizable prefix found (all operations when Ok). */
   longest(): ReadonlyArray<number> {
     const node = this.status === OK ? this.stack[this.depth]! : this.bestNode
