@@ -203,7 +203,9 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
       if (wait > 0) {
         armedDeadline = deadline
         rearm.unsafeClose()
-        yield* Effect.raceFirst(Clock.sleep(wait), rearm.await)
+        // Whole milliseconds: a deadline a rounding error ahead of now (1e-12 ms) would otherwise make a
+        // sleep that does not move time, and this loop would spin. Timers are 1 ms granular anyway.
+        yield* Effect.raceFirst(Clock.sleep(Math.ceil(wait)), rearm.await)
         armedDeadline = Infinity
       } else {
         step({ _tag: "Tick", now: now() })

@@ -65,6 +65,12 @@ export interface SimNetworkShape {
   readonly setLongDelays: (on: boolean) => Effect.Effect<void>
   /** Long reordering: 2/3 of replies are delayed by 200–2200 ms. */
   readonly setLongReordering: (on: boolean) => Effect.Effect<void>
+  /**
+   * Delivery latency: every request and every reply takes a uniformly random [minMs, maxMs] to arrive.
+   * labrpc has none (0, the default): in Go, real execution time is the latency. A simulation that
+   * loops on operations needs some, or its clients would run forever within one virtual instant.
+   */
+  readonly setLatency: (minMs: number, maxMs: number) => Effect.Effect<void>
   /** Calls that entered the network (including calls on disabled ends). */
   readonly totalCount: Effect.Effect<number>
   /** Encoded bytes: requests at send plus replies actually delivered. */
@@ -106,6 +112,13 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
     let reliable = true
     let longDelays = false
     let longReordering = false
+    let latencyMin = 0
+    let latencyMax = 0
+    const latency: Effect.Effect<void> = Effect.suspend(() =>
+      latencyMax <= 0
+        ? Effect.void
+        : Effect.flatMap(Random.nextRange(latencyMin, latencyMax), (ms) => Effect.sleep(Duration.millis(ms)))
+    )
     let shutdown = false
     let totalCount = 0
     let totalBytes = 0
@@ -194,6 +207,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
         }
         return Effect.gen(function*() {
           yield* record(`send ${endName} ${serverName} ${tag} ${bytes.length}`)
+          yield* latency
           if (!reliable) {
             yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(0, 27)))
             if ((yield* Random.nextIntBetween(0, 1000)) < 100) {
@@ -228,6 +242,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
             yield* record(`reorder ${endName} ${ms}`)
             yield* Effect.sleep(Duration.millis(ms))
           }
+          yield* latency
           totalBytes += replyBytes.length
           yield* record(`reply ${endName} ${replyBytes.length}`)
           return yield* decodeReply(request, to, replyBytes)
@@ -292,6 +307,12 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
       setReliable: (on) => Effect.sync(() => void (reliable = on)),
       setLongDelays: (on) => Effect.sync(() => void (longDelays = on)),
       setLongReordering: (on) => Effect.sync(() => void (longReordering = on)),
+      setLatency: (minMs, maxMs) =>
+        Effect.sync(() => {
+          if (!(minMs >= 0 && maxMs >= minMs)) throw new Error(`SimNetwork: bad latency range [${minMs}, ${maxMs}]`)
+          latencyMin = minMs
+          latencyMax = maxMs
+        }),
       totalCount: Effect.sync(() => totalCount),
       totalBytes: Effect.sync(() => totalBytes),
       count: (name) => Effect.sync(() => servers.get(name)?.count ?? 0),

@@ -51,6 +51,14 @@ export class SimulationDeadlock extends Error {
   }
 }
 
+/** Fibers kept running without simulated time ever advancing: a loop that waits on nothing. */
+export class SimulationLivelock extends Error {
+  override readonly name = "SimulationLivelock"
+  constructor(readonly atMs: number, readonly steps: number) {
+    super(`simulation livelocked at t=${atMs}ms: ${steps} fiber steps ran without simulated time advancing`)
+  }
+}
+
 /** The program ran past its simulated-time budget. */
 export class SimulationTimeout extends Error {
   override readonly name = "SimulationTimeout"
@@ -69,6 +77,11 @@ interface Timer {
 // Yield to the host event loop at least this often (wall ms), so that a long simulation does not
 // starve the test runner's own I/O. Yield points do not affect the simulated interleaving.
 const HOST_SLICE_MS = 20
+
+// Fiber steps allowed within one simulated instant before the run is declared livelocked. A real
+// instant of a cluster simulation takes thousands of steps; this is far beyond any legitimate burst.
+const LIVELOCK_STEPS = 2_000_000
+const DRAIN_BUDGET = 100_000
 
 /**
  * One simulated world: a FIFO scheduler, a virtual clock and a timer queue. Create one per run;
@@ -130,9 +143,21 @@ export class Simulation {
     })
     let failure: Error | undefined
     let sliceStart = performance.now()
+    let instantStart = this.nowMs
+    let instantSteps = this.tasksRun
     while (exit === undefined) {
       this.drainTasks()
       if (exit !== undefined) break
+      if (this.nowMs !== instantStart) {
+        instantStart = this.nowMs
+        instantSteps = this.tasksRun
+      } else if (this.tasksRun - instantSteps > LIVELOCK_STEPS && failure === undefined) {
+        failure = new SimulationLivelock(this.nowMs, this.tasksRun - instantSteps)
+        fiber.unsafeInterruptAsFork(FiberId.none)
+        instantSteps = Infinity
+        continue
+      }
+      if (this.taskHead < this.tasks.length) continue // the drain stopped at its budget
       // Let promise callbacks of the host (none in a well-formed simulation) settle before time moves.
       await null
       if (this.taskHead < this.tasks.length) continue
@@ -171,9 +196,11 @@ export class Simulation {
     return { exit: exit!, stats }
   }
 
+  /** Runs queued fiber steps (at most DRAIN_BUDGET, so that livelock checks get a turn). */
   private drainTasks(): void {
     const tasks = this.tasks
-    while (this.taskHead < tasks.length) {
+    const stop = this.tasksRun + DRAIN_BUDGET
+    while (this.taskHead < tasks.length && this.tasksRun < stop) {
       const task = tasks[this.taskHead]!
       tasks[this.taskHead++] = undefined as any
       this.tasksRun++
@@ -183,8 +210,10 @@ export class Simulation {
         this.taskHead = 0
       }
     }
-    tasks.length = 0
-    this.taskHead = 0
+    if (this.taskHead >= tasks.length) {
+      tasks.length = 0
+      this.taskHead = 0
+    }
   }
 
   private popTimer(): Timer | undefined {

@@ -228,3 +228,15 @@ describe("Deterministic replay", () => {
     expect(c.value.hash).not.toBe(a.value.hash)
   })
 })
+
+describe("SimNetwork latency", () => {
+  simTest("each request and each reply takes [min, max] ms to arrive", Effect.gen(function*() {
+    const { net, client } = yield* setup
+    yield* net.setLatency(2, 5)
+    const times = yield* Effect.forEach(Array.from({ length: 50 }), () =>
+      Effect.map(elapsed(client.call("server", new Echo({ text: "x" }))), (r) => r.ms))
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(4)
+    expect(Math.max(...times)).toBeLessThanOrEqual(10)
+    expect(new Set(times).size).toBeGreaterThan(10) // drawn, not fixed
+  }))
+})

@@ -113,3 +113,21 @@ describe("The same library code under Effect's TestClock", () => {
       expect(Either.isLeft(timedOut) && timedOut.left).toMatchObject({ reason: "Timeout" })
     }))
 })
+
+describe("Simulation livelock detection", () => {
+  it("a fiber that spins without letting time advance is reported, not hung on", async () => {
+    const { exit } = await Simulation.run(
+      Effect.gen(function*() {
+        yield* Effect.sleep("1 second")
+        for (;;) yield* Effect.yieldNow()
+      }),
+      { seed: 1 }
+    )
+    expect(String(Exit.isFailure(exit) && exit.cause)).toContain("livelocked at t=1000ms")
+  }, 60_000)
+
+  it("a loop of zero-length sleeps is a livelock too", async () => {
+    const { exit } = await Simulation.run(Effect.forever(Effect.sleep("0 millis")), { seed: 1 })
+    expect(String(Exit.isFailure(exit) && exit.cause)).toContain("livelocked at t=0ms")
+  }, 60_000)
+})
