@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Data, Deferred, Duration, Effect, type Scope } from "effect"
 import { Transport } from "../rpc/Transport.js"
 import * as Files from "./internal/files.js"
@@ -85,13 +86,15 @@ export interface CoordinatorShape {
   readonly finished: Effect.Effect<boolean>
 }
 
-/** Starts a coordinator that serves until the scope closes. */
+/** Starts a coordinator that serves until the scope closes. Fails if the job directory cannot be made. */
 export const make = (
   config: CoordinatorConfig
-): Effect.Effect<CoordinatorShape, never, Transport | FileSystem.FileSystem | Scope.Scope> =>
+): Effect.Effect<CoordinatorShape, PlatformError, Transport | FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const transport = yield* Transport
     const fs = yield* FileSystem.FileSystem
+    // Workers write into the job directory; make it before anyone can ask for a task.
+    yield* fs.makeDirectory(config.dir, { recursive: true })
     const clock = yield* Effect.clock
     const now = () => clock.unsafeCurrentTimeMillis()
     let state = Scheduler.initial(config)

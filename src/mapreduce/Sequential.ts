@@ -81,6 +81,7 @@ const body = (options: SequentialOptions, dir: string, env: MrEnvShape, counters
       lines.push(`${key} ${value}\n`)
     }
     const output = options.output ?? "mr-out-0"
+    yield* fs.makeDirectory(dir, { recursive: true })
     yield* Files.writeAtomic(fs, dir, output, [encoder.encode(lines.join(""))], Files.tempName(env.workerId, 0, output))
     return { output: Files.join(dir, output), lines: keys.length, inputBytes, counters } satisfies SequentialResult
   })
