@@ -21,6 +21,8 @@ export interface SequentialOptions {
   readonly output?: string
   /** Worker id the app sees (`MrEnv.workerId`). Default `sequential`. */
   readonly workerId?: string
+  /** What `MrEnv.crash` does (the CLI exits the process). Default: a defect. */
+  readonly crash?: Effect.Effect<never>
 }
 
 export interface SequentialResult {
@@ -44,7 +46,7 @@ export const run = (options: SequentialOptions): Effect.Effect<SequentialResult,
       workerId: options.workerId ?? "sequential",
       dir,
       isAlive: () => Effect.succeed(true),
-      crash: Effect.die(new Error("the sequential runner cannot crash")),
+      crash: options.crash ?? Effect.die(new Error("the app crashed the sequential runner")),
       count: (name, delta) => Effect.sync(() => void (counters[name] = (counters[name] ?? 0) + delta))
     }
     return Effect.provideService(body(options, dir, env, counters), MrEnv, env)

@@ -67,6 +67,8 @@ export interface WorkerExit {
   readonly tasks: number
   /** Of those, attempts that failed. */
   readonly failed: number
+  /** Whether the coordinator ever answered (false: wrong address, or it was never up). */
+  readonly reachedCoordinator: boolean
 }
 
 /** A worker running in the background of a scope. */
@@ -96,6 +98,7 @@ export const run = (config: WorkerConfig): Effect.Effect<WorkerExit, never, Tran
     let tasks = 0
     let failed = 0
     let unreachableSince: number | undefined
+    let reachedCoordinator = false
 
     const report = (request: ReportTask) =>
       transport.call(config.coordinator, request, { timeout }).pipe(
@@ -143,16 +146,17 @@ export const run = (config: WorkerConfig): Effect.Effect<WorkerExit, never, Tran
         unreachableSince ??= now
         if (now - unreachableSince >= config.coordinatorGoneMs) {
           yield* Effect.logDebug(`worker ${config.id}: coordinator unreachable (${reply.left.message}); exiting`)
-          return { reason: "CoordinatorGone", tasks, failed } satisfies WorkerExit
+          return { reason: "CoordinatorGone", tasks, failed, reachedCoordinator } satisfies WorkerExit
         }
         yield* Effect.sleep(Duration.millis(config.retryMs))
         continue
       }
       unreachableSince = undefined
+      reachedCoordinator = true
       const a = reply.right
       switch (a._tag) {
         case "Exit":
-          return { reason: a.reason, tasks, failed } satisfies WorkerExit
+          return { reason: a.reason, tasks, failed, reachedCoordinator } satisfies WorkerExit
         case "Wait":
           yield* Effect.sleep(Duration.millis(a.retryMs))
           break
