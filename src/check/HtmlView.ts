@@ -152,7 +152,7 @@ const legend = (): string => {
   const item = (cls: string, text: string) => `<span class="item"><span class="swatch ${cls}"></span>${text}</span>`
   return `<section class="legend">` +
     item("lin", "in the longest linearizable prefix (number = position)") +
-    item("bad", "could take effect next, but illegal in that state") +
+    item("bad", "could take effect next, but illegal there (or a dead end)") +
     item("rest", "not linearized") +
     item("pending", "never returned") +
     `<span class="item"><span class="swatch line"></span>illegal by this time</span>` +
@@ -211,6 +211,7 @@ const section = <S, I, O>(
     state = next
   }
   const bad = new Set(p.failure?.attempts ?? [])
+  const deadEnds = new Set(p.failure?.deadEnds ?? [])
   const failState = p.failure !== undefined ? describeState(model, p.failure.state) : undefined
 
   // Lanes: one per client; a client with overlapping operations (not sequential) gets extra rows.
@@ -227,7 +228,7 @@ const section = <S, I, O>(
     let row = ends.findIndex((end) => end < callCol)
     if (row === -1) row = ends.push(returnCol) - 1
     else ends[row] = returnCol
-    const kind = order.has(i) ? "lin" : bad.has(i) ? "bad" : "rest"
+    const kind = order.has(i) ? "lin" : bad.has(i) || deadEnds.has(i) ? "bad" : "rest"
     const blocking = p.failure?.blocking === i
     return { index: i, lane, row, callCol, returnCol, pending, kind, blocking, order: order.get(i) }
   })
@@ -264,6 +265,8 @@ const section = <S, I, O>(
         b.kind === "lin"
           ? `linearized #${b.order! + 1} of ${p.longest.length}\n` +
             `state before: ${before.get(b.index)}\nstate after: ${after.get(b.index)}`
+          : b.kind === "bad" && deadEnds.has(b.index)
+          ? `legal as the next operation, but what remains cannot follow it\nstate after the prefix: ${failState}`
           : b.kind === "bad"
           ? `illegal as the next operation\nstate after the prefix: ${failState}`
           : p.status === "Ok"

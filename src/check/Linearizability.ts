@@ -36,10 +36,16 @@ export interface Failure<S> {
   /** The model state after the partition's longest linearizable prefix. */
   readonly state: S
   /**
-   * History indices of the operations that could take effect next (all invoked before `blocking`
-   * returned, none in the prefix). Every one of them is illegal in `state`.
+   * History indices of the operations that could take effect next (invoked before `blocking`
+   * returned, not in the prefix) and are illegal in `state`.
    */
   readonly attempts: ReadonlyArray<number>
+  /**
+   * The other operations that could take effect next: legal in `state`, but the model's `lookahead`
+   * shows that nothing can follow them legally (for KV: the value would not lead to what the next read
+   * returned). Empty for models without a lookahead.
+   */
+  readonly deadEnds: ReadonlyArray<number>
   /** History index of the first operation outside the prefix to return: it must have taken effect by then. */
   readonly blocking: number
   /** Return time of `blocking` (+infinity if it never returned): the history is illegal by this time. */
@@ -258,7 +264,8 @@ export const explain = <S, I, O>(model: Model<S, I, O>, history: History<I, O>, 
         `linearize; by t=${formatTime(failure.time)} (when client ${history[failure.blocking]!.clientId}'s ` +
         `${describeOperation(model, history[failure.blocking]!)} returned) no operation can take effect next`,
         `  state after the longest linearizable prefix: ${describeState(model, failure.state)}`,
-        ...failure.attempts.map((i) => `  illegal next: ${op(i)}`)
+        ...failure.attempts.map((i) => `  illegal next: ${op(i)}`),
+        ...failure.deadEnds.map((i) => `  dead end next: ${op(i)}: legal, but what remains cannot follow it`)
       ]
       if (bad.length > 1) {
         const more = bad.slice(1, 6).map((p) => JSON.stringify(p.label)).join(", ")

@@ -16,6 +16,10 @@
  *   linearizable iff every partition is), e.g. one per key of a key/value store.
  * - The `describe…` functions are used by messages and the HTML view.
  *
+ * - `lookahead`, optional and for speed only, lets the model abandon a state early when no order of
+ *   the operations still to come can be legal from it (e.g. a KV value that is not a prefix of what
+ *   the next read returned, when no put can intervene). Without it the search finds out at the read.
+ *
  * Nondeterministic specifications (a step that may lead to several states) are written as a
  * `NondeterministicModel` and turned into a `Model` over sets of states by `nondeterministic`.
  * @since 0.1.0
@@ -25,6 +29,16 @@ import type { History, Operation } from "./History.js"
 
 /** Whether the step was legal, and the state after it (ignored when illegal). */
 export type StepResult<S> = readonly [legal: boolean, next: S]
+
+/**
+ * The operations of a partition not linearized yet, as the search sees them: their events in time order
+ * (calls before returns on equal times). A call event is an operation that may take effect before any
+ * later return; an operation that never returned has its return event last.
+ */
+export interface Remaining<I, O> {
+  /** Visits the events in order until `visit` returns false. */
+  readonly forEach: (visit: (event: "call" | "return", input: I, output: O | undefined) => boolean) => void
+}
 
 /** An independent sub-history: the indices (into the whole history) of its operations. */
 export interface Partition {
@@ -52,6 +66,11 @@ export interface Model<S, I, O> {
   /** Describes an operation; default `describeInput → describeOutput`. */
   readonly describeOperation?: (input: I, output: O | undefined) => string
   readonly describeState?: (state: S) => string
+  /**
+   * For speed only: false when no order of the `remaining` operations can be legal from `state`, so
+   * the search abandons it. Must never return false when some order could be legal.
+   */
+  readonly lookahead?: (state: S, remaining: Remaining<I, O>) => boolean
 }
 
 /** A specification whose step may lead to several states (an empty array means illegal). */
@@ -67,6 +86,8 @@ export interface NondeterministicModel<S, I, O> {
   readonly describeOutput?: (output: O) => string
   readonly describeOperation?: (input: I, output: O | undefined) => string
   readonly describeState?: (state: S) => string
+  /** As in `Model`, for one of the possible states. */
+  readonly lookahead?: (state: S, remaining: Remaining<I, O>) => boolean
 }
 
 const json = (value: unknown): string => {
@@ -144,6 +165,11 @@ export const nondeterministic = <S, I, O>(model: NondeterministicModel<S, I, O>)
     ...(model.partition !== undefined ? { partition: model.partition } : {}),
     ...(model.describeInput !== undefined ? { describeInput: model.describeInput } : {}),
     ...(model.describeOutput !== undefined ? { describeOutput: model.describeOutput } : {}),
-    ...(model.describeOperation !== undefined ? { describeOperation: model.describeOperation } : {})
+    ...(model.describeOperation !== undefined ? { describeOperation: model.describeOperation } : {}),
+    ...(model.lookahead !== undefined ? { lookahead: lookaheadAny(model.lookahead) } : {})
   }
 }
+
+// A set of possible states is viable if one of them is.
+const lookaheadAny = <S, I, O>(lookahead: (state: S, remaining: Remaining<I, O>) => boolean) =>
+(states: ReadonlyArray<S>, remaining: Remaining<I, O>): boolean => states.some((s) => lookahead(s, remaining))

@@ -7,7 +7,7 @@ import { HistoryError } from "../../src/check/History.js"
 import * as Linearizability from "../../src/check/Linearizability.js"
 import * as Kv from "../../src/check/models/Kv.js"
 import * as Register from "../../src/check/models/Register.js"
-import { linearizableKv } from "./support/histories.js"
+import { linearizableKv, prng } from "./support/histories.js"
 
 const put = (client: number, key: string, value: string, call: number, ret: number | undefined): Kv.Operation =>
   Kv.operation(client, { op: "put", key, value }, call, ret, ret === undefined ? undefined : {})
@@ -20,11 +20,13 @@ const check = (history: Kv.History, options?: Linearizability.CheckOptions) =>
   Linearizability.checkHistory(Kv.model, history, options)
 const verdict = (history: Kv.History) => check(history)._tag
 
-// n appends that all overlap, then a read of an order that does not exist: the search must try every
-// order of the appends (n! distinct states) before it can say Illegal.
+// n concurrent puts, then reads of v0 and then v1 with no put between them: illegal, but only after
+// every subset of the other puts has been tried before v0 (the KV lookahead cannot rule them out, since
+// v0 may still come). 2^n-ish steps: n = 9 takes about 8,000, n = 20 far more than any test allows.
 const hardHistory = (n: number): Kv.History => [
-  ...Array.from({ length: n }, (_, i) => append(i, "k", String.fromCharCode(97 + i), 0, 100)),
-  get(n, "k", "?", 200, 210)
+  ...Array.from({ length: n }, (_, i) => put(i, "k", `v${i}`, 0, 100)),
+  get(n, "k", "v0", 200, 210),
+  get(n, "k", "v1", 220, 230)
 ]
 
 describe("known answers", () => {
@@ -53,7 +55,7 @@ describe("known answers", () => {
     const p = result.partitions[0]!
     expect(p.status).toBe("Illegal")
     expect(p.longest).toEqual([0, 1])
-    expect(p.failure).toEqual({ state: Kv.state("2"), attempts: [2], blocking: 2, time: 30 })
+    expect(p.failure).toEqual({ state: Kv.state("2"), attempts: [2], deadEnds: [], blocking: 2, time: 30 })
   })
 
   it("lost write: one of two concurrent appends is missing", () => {
@@ -207,6 +209,71 @@ describe("long histories", () => {
   })
 })
 
+describe("concurrent appends observed by one read (6.824's UnreliableOneKey)", () => {
+  // Put("k", ""), then 5 clients each append "x c j y" 10 times, all overlapping, then one get. Without
+  // the KV model's lookahead the search would try the interleavings (about 50!/(10!)^5 of them).
+  const oneKey = (seed: number) => {
+    const rng = prng(seed)
+    const history: Array<Kv.Operation> = [put(0, "k", "", 0, 1)]
+    const next = [0, 0, 0, 0, 0]
+    const free = [2, 2, 2, 2, 2]
+    let value = ""
+    let t = 2
+    for (let n = 0; n < 50; n++) {
+      const ready = [0, 1, 2, 3, 4].filter((c) => next[c]! < 10)
+      const c = ready[rng.int(ready.length)]!
+      t = Math.max(t + 1, free[c]!)
+      const token = `x ${c} ${next[c]} y`
+      value += token
+      const call = Math.max(free[c]!, t - rng.int(30))
+      const ret = t + rng.int(30)
+      history.push(append(c + 1, "k", token, call, ret))
+      free[c] = ret + 1
+      next[c]!++
+    }
+    const end = Math.max(...free)
+    return { history, value, end }
+  }
+
+  it("places every append where the read says, without trying interleavings", () => {
+    for (const seed of [1, 2, 3]) {
+      const { end, history, value } = oneKey(seed)
+      const result = check([...history, get(0, "k", value, end, end + 1)])
+      expect(result._tag).toBe("Ok")
+      expect(result.steps).toBeLessThan(2_000)
+    }
+  })
+
+  it("finds a missing or duplicated append just as fast", () => {
+    const { end, history, value } = oneKey(4)
+    const missing = value.replace("x 3 5 y", "")
+    const duplicated = value.replace("x 2 7 y", "x 2 7 yx 2 7 y")
+    for (const read of [missing, duplicated]) {
+      const bad = [...history, get(0, "k", read, end, end + 1)]
+      const result = check(bad, { maxSteps: 100_000 })
+      expect(result._tag).toBe("Illegal")
+      expect(result.steps).toBeLessThan(5_000)
+      expect(Linearizability.explain(Kv.model, bad, result)).toMatch(/^not linearizable: partition "k"/)
+    }
+  })
+
+  it("reports operations that are legal next but lead nowhere as dead ends", () => {
+    const history = [
+      put(1, "x", "a", 0, 10),
+      put(2, "x", "b", 5, 30),
+      get(3, "x", "b", 32, 40),
+      get(3, "x", "a", 42, 50),
+      put(4, "x", "c", 46, undefined)
+    ]
+    const result = check(history)
+    expect(result.partitions[0]!.failure).toMatchObject({ attempts: [3], deadEnds: [4], blocking: 3 })
+    expect(Linearizability.explain(Kv.model, history, result).split("\n").slice(2)).toEqual([
+      `  illegal next: client 3: get("x") → "a" [call 42, return 50; #3]`,
+      `  dead end next: client 4: put("x", "c") [call 46, never returned; #4]: legal, but what remains cannot follow it`
+    ])
+  })
+})
+
 describe("budgets", () => {
   it("gives Unknown when the step budget runs out, deterministically", () => {
     const history = hardHistory(9)
@@ -223,7 +290,7 @@ describe("budgets", () => {
 
   it("gives Unknown when the deadline passes, read through the caller's clock", () => {
     let now = 0
-    const result = check(hardHistory(12), { timeoutMs: 5, now: () => now++, sliceSteps: 100 })
+    const result = check(hardHistory(20), { timeoutMs: 5, now: () => now++, sliceSteps: 100 })
     expect(result._tag === "Unknown" && result.reason).toBe("timeout")
     // The clock was read once per slice (plus once at the start).
     expect(result.steps).toBeLessThanOrEqual(100 * 5)
@@ -231,20 +298,20 @@ describe("budgets", () => {
 
   it("gives Unknown when the caller's expired() says so", () => {
     let polls = 0
-    const result = check(hardHistory(12), { expired: () => ++polls > 3, sliceSteps: 1000 })
+    const result = check(hardHistory(20), { expired: () => ++polls > 3, sliceSteps: 1000 })
     expect(result._tag === "Unknown" && result.reason).toBe("timeout")
     expect(result.steps).toBe(3000)
   })
 
   it("gives Unknown when the cache grows past its limit", () => {
-    const result = check(hardHistory(12), { maxCacheEntries: 5_000, sliceSteps: 1_000 })
+    const result = check(hardHistory(20), { maxCacheEntries: 5_000, sliceSteps: 1_000 })
     expect(result._tag === "Unknown" && result.reason).toBe("memory")
     expect(result.steps).toBeLessThan(20_000)
-    expect(Linearizability.explain(Kv.model, hardHistory(12), result)).toMatch(/^unknown: the cache size limit ran out/)
+    expect(Linearizability.explain(Kv.model, hardHistory(20), result)).toMatch(/^unknown: the cache size limit ran out/)
   })
 
   it("runs partitions round-robin, so one hard partition does not hide an illegal one", () => {
-    const hard = hardHistory(12)
+    const hard = hardHistory(20)
     const illegal = [put(0, "z", "1", 0, 10), get(1, "z", "2", 20, 30)]
     const result = check([...hard, ...illegal], { maxSteps: 10_000, sliceSteps: 500 })
     expect(result._tag).toBe("Illegal")
@@ -279,13 +346,13 @@ describe("Effect wrapper", () => {
   })
 
   it("stops at the timeout measured on the live Clock", async () => {
-    const program = Linearizability.check(Kv.model, hardHistory(12), { timeout: "30 millis", sliceSteps: 2000 })
+    const program = Linearizability.check(Kv.model, hardHistory(20), { timeout: "30 millis", sliceSteps: 2000 })
     const result = await Effect.runPromise(program)
     expect(result._tag === "Unknown" && result.reason).toBe("timeout")
   })
 
   it("under a frozen test clock only the step budget bounds it", async () => {
-    const program = Linearizability.check(Kv.model, hardHistory(12), { timeout: "1 second", maxSteps: 20_000 })
+    const program = Linearizability.check(Kv.model, hardHistory(20), { timeout: "1 second", maxSteps: 20_000 })
     const result = await Effect.runPromise(program.pipe(Effect.provide(TestContext.TestContext)))
     expect(result._tag === "Unknown" && result.reason).toBe("steps")
     expect(result.steps).toBe(20_000)
@@ -294,7 +361,7 @@ describe("Effect wrapper", () => {
   it("can be interrupted while searching", async () => {
     const exit = await Effect.runPromise(
       Effect.gen(function*() {
-        const fiber = yield* Effect.fork(Linearizability.check(Kv.model, hardHistory(12), { sliceSteps: 1000 }))
+        const fiber = yield* Effect.fork(Linearizability.check(Kv.model, hardHistory(20), { sliceSteps: 1000 }))
         yield* Effect.sleep("20 millis")
         return yield* Fiber.interrupt(fiber)
       })

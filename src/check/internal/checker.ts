@@ -105,6 +105,7 @@ export class Checker<S, I, O> {
       failure: {
         state: frontier.state,
         attempts: frontier.attempts.map(global),
+        deadEnds: frontier.deadEnds.map(global),
         blocking,
         time: returnTime(this.history[blocking]!)
       }

@@ -26,7 +26,7 @@
  */
 import { Equal } from "effect"
 import type { Operation } from "../History.js"
-import type { Model } from "../Model.js"
+import type { Model, Remaining } from "../Model.js"
 import { Bitset, zobristKeys } from "./bitset.js"
 
 export const RUNNING = 0
@@ -35,13 +35,17 @@ export const ILLEGAL = 2
 export type SearchStatus = typeof RUNNING | typeof OK | typeof ILLEGAL
 
 const NONE = -1
+// A cursor value: the state just reached is a dead end (the model's lookahead), so backtrack.
+const DEAD = -2
 const noHash = (): number => 0
 
 /** Why a partition is illegal: the state after its longest linearizable prefix and what was tried next. */
 export interface Frontier<S> {
   readonly state: S
-  /** Local ids of the operations that could come next; all are illegal in `state`. */
+  /** Local ids of the operations that could come next and are illegal in `state`. */
   readonly attempts: ReadonlyArray<number>
+  /** Local ids of the others: legal in `state`, but no order of what remains is then legal (lookahead). */
+  readonly deadEnds: ReadonlyArray<number>
   /** Local id of the first unlinearized operation to return: it must have taken effect by then. */
   readonly blocking: number
 }
@@ -57,6 +61,8 @@ export class PartitionSearch<S, I, O> {
   private readonly step: (state: S, input: I, output: O | undefined) => readonly [boolean, S]
   private readonly equals: (a: S, b: S) => boolean
   private readonly hashState: (state: S) => number
+  private readonly lookahead: ((state: S, remaining: Remaining<I, O>) => boolean) | undefined
+  private readonly remaining: Remaining<I, O>
 
   // Events in time order, encoded as op * 2 + (1 for a return); the list links index into it.
   private readonly events: Int32Array
@@ -100,6 +106,7 @@ export class PartitionSearch<S, I, O> {
     this.step = model.step
     this.equals = model.equals ?? Equal.equals
     this.hashState = model.hash ?? noHash
+    this.lookahead = model.lookahead
     this.inputs = new Array<I>(n)
     this.outputs = new Array<O | undefined>(n)
     const callTime = new Float64Array(n)
@@ -142,6 +149,15 @@ export class PartitionSearch<S, I, O> {
     this.next[this.head] = n > 0 ? 0 : NONE
     this.prev[this.head] = NONE
     this.cursor = this.next[this.head]!
+    this.remaining = {
+      forEach: (visit) => {
+        const { events, inputs, next, outputs } = this
+        for (let e = next[this.head]!; e !== NONE; e = next[e]!) {
+          const ev = events[e]!
+          if (!visit((ev & 1) === 0 ? "call" : "return", inputs[ev >>> 1]!, outputs[ev >>> 1])) return
+        }
+      }
+    }
 
     this.linearized = new Bitset(n)
     this.key1 = zobristKeys(n, 0x2545f491)
@@ -166,6 +182,7 @@ export class PartitionSearch<S, I, O> {
   run(budget: number): number {
     if (this.status !== RUNNING) return 0
     const { events, next, head, inputs, outputs, step, hashState, linearized, key1, key2, stack, states } = this
+    const { lookahead, remaining } = this
     let e = this.cursor
     let depth = this.depth
     let hash1 = this.hash1
@@ -175,7 +192,7 @@ export class PartitionSearch<S, I, O> {
     while (next[head] !== NONE) {
       if (used >= budget) break
       used++
-      const ev = events[e]!
+      const ev = e === DEAD ? 1 : events[e]!
       const op = ev >>> 1
       if ((ev & 1) === 0) {
         const [legal, nextState] = step(state, inputs[op]!, outputs[op])
@@ -187,19 +204,22 @@ export class PartitionSearch<S, I, O> {
           if (!this.seen(h1, h2, sh, depth + 1, nextState)) {
             const node = this.addNode(stack[depth]!, op, depth + 1, h1, h2, sh, nextState, true)
             stack[++depth] = node
+            // The deepest node, for the report, is counted before the lookahead prunes it: its state is
+            // where the history visibly goes wrong (a stale read, rather than the write before it).
             if (depth > this.nodeDepth[this.bestNode]!) this.bestNode = node
             state = nextState
             hash1 = h1
             hash2 = h2
             this.lift(e)
-            e = next[head]!
+            e = lookahead !== undefined && next[head] !== NONE && !lookahead(state, remaining) ? DEAD : next[head]!
             continue
           }
           linearized.clear(op)
         }
         e = next[e]!
       } else {
-        // The operation returning here is not linearized yet, and everything before it has been tried.
+        // The operation returning here is not linearized yet, and everything before it has been tried
+        // (or the state is a dead end).
         if (depth === 0) {
           this.status = ILLEGAL
           break
@@ -244,26 +264,35 @@ export class PartitionSearch<S, I, O> {
   }
 
   /**
-   * Where an illegal partition fails. At the deepest node every operation that could come next is
-   * illegal: a legal one would have reached depth + 1, either as a new node or as a cache hit on an
-   * existing node of that depth, and neither exists.
+   * Where an illegal partition fails: the operations that could come after the longest prefix. Each is
+   * illegal there, or legal but a dead end: a legal one would have reached depth + 1, as a new node or
+   * as a cache hit on one, and the longest prefix is the deepest node; only a node the model's
+   * lookahead abandoned has children never tried, and those lead nowhere by the lookahead's promise.
+   * Called once the search is over, when the event list is whole again.
    */
   frontier(): Frontier<S> {
-    const inPrefix = new Uint8Array(this.size)
-    for (const op of this.longest()) inPrefix[op] = 1
+    const path = this.longest()
     const state = this.longestState()
-    const attempts: Array<number> = []
+    // Rebuild the list as it was at the deepest node, look, and put it back (lifts nest like a stack).
+    for (const op of path) this.lift(this.callEvent[op]!)
+    const candidates: Array<number> = []
     let blocking = NONE
-    for (const ev of this.events) {
-      const op = ev >>> 1
-      if (inPrefix[op] === 1) continue
+    for (let e = this.next[this.head]!; e !== NONE; e = this.next[e]!) {
+      const ev = this.events[e]!
       if ((ev & 1) === 1) {
-        blocking = op
+        blocking = ev >>> 1
         break
       }
-      if (!this.step(state, this.inputs[op]!, this.outputs[op])[0]) attempts.push(op)
+      candidates.push(ev >>> 1)
     }
-    return { state, attempts, blocking }
+    const attempts: Array<number> = []
+    const deadEnds: Array<number> = []
+    for (const op of candidates) {
+      const legal = this.step(state, this.inputs[op]!, this.outputs[op])[0]
+      ;(legal ? deadEnds : attempts).push(op)
+    }
+    for (let i = path.length - 1; i >= 0; i--) this.unlift(this.callEvent[path[i]!]!)
+    return { state, attempts, deadEnds, blocking }
   }
 
   private seen(h1: number, h2: number, sh: number, depth: number, state: S): boolean {

@@ -6,11 +6,17 @@
  * the state (a missing key reads as ""), Put replaces the state, Append concatenates. A Get that never
  * returned is legal anywhere and changes nothing; a Put or Append that never returned may take effect
  * at any time after its call, or never.
+ *
+ * The model has a lookahead: a value is a dead end when the next read (the first get to return among
+ * the remaining operations) returned something that neither starts with the value nor with a put that
+ * may still come before that read, because appends only extend a value. Without it, concurrent
+ * appends observed by one later read (6.824's UnreliableOneKey: 50 appends, one get) make the search
+ * try every interleaving; with it, each append is placed where the read says.
  * @since 0.1.0
  */
 import { Either, ParseResult, Schema } from "effect"
 import type { History as GenericHistory, Operation as GenericOperation } from "../History.js"
-import { type Model, partitionBy } from "../Model.js"
+import { type Model, partitionBy, type Remaining } from "../Model.js"
 
 export type KvOp = "get" | "put" | "append"
 
@@ -60,6 +66,46 @@ export const state = (value: string): State => ({ value, hash: extend(0, value) 
 
 const empty: State = state("")
 
+// A value can still become what the next read returned: that read's value starts with it, or with a
+// put that may still take effect before the read (appends only ever extend a value).
+const lookahead = (s: State, remaining: Remaining<KvInput, KvOutput>): boolean => {
+  let viable = true
+  let puts: Array<string> | undefined
+  remaining.forEach((event, input, output) => {
+    if (event === "call") {
+      if (input.op === "put") (puts ??= []).push(input.value ?? "")
+      return true
+    }
+    if (input.op !== "get" || output === undefined) return true
+    const read = output.value ?? ""
+    viable = isPrefix(s, read) || (puts !== undefined && puts.some((p) => read.startsWith(p)))
+    return false
+  })
+  return viable
+}
+
+// Values made by an append remember what they extend, and a value remembers the last read it was
+// found to be a prefix of, so that along a run of appends checked against the same read only the
+// appended part is compared: O(suffix) rather than O(value) per step. Side tables keep State plain.
+const appendedTo = new WeakMap<State, { readonly base: State; readonly suffix: string }>()
+const prefixOf = new WeakMap<State, string>()
+
+const isPrefix = (s: State, read: string): boolean => {
+  if (prefixOf.get(s) === read) return true
+  const link = appendedTo.get(s)
+  const ok = link !== undefined && prefixOf.get(link.base) === read
+    ? read.startsWith(link.suffix, link.base.value.length)
+    : read.startsWith(s.value)
+  if (ok) prefixOf.set(s, read)
+  return ok
+}
+
+const appendTo = (s: State, suffix: string): State => {
+  const next = { value: s.value + suffix, hash: extend(s.hash, suffix) }
+  appendedTo.set(next, { base: s, suffix })
+  return next
+}
+
 /** The KV model. States compare by value (plain string equality). */
 export const model: Model<State, KvInput, KvOutput> = {
   name: "kv",
@@ -72,7 +118,7 @@ export const model: Model<State, KvInput, KvOutput> = {
         return [true, state(input.value ?? "")]
       case "append": {
         const suffix = input.value ?? ""
-        return [true, suffix === "" ? s : { value: s.value + suffix, hash: extend(s.hash, suffix) }]
+        return [true, suffix === "" ? s : appendTo(s, suffix)]
       }
     }
   },
@@ -85,7 +131,8 @@ export const model: Model<State, KvInput, KvOutput> = {
     input.op !== "get"
       ? describeInput(input)
       : `${describeInput(input)} → ${output === undefined ? "?" : quote(output.value ?? "")}`,
-  describeState: (s) => quote(s.value)
+  describeState: (s) => quote(s.value),
+  lookahead
 }
 
 /** Builds a KV operation; `output`/`returnTime` undefined means it never returned. */
