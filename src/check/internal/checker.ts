@@ -11,6 +11,8 @@ import type { PartitionResult } from "../Linearizability.js"
 import type { Model, Partition } from "../Model.js"
 import { ILLEGAL, OK, PartitionSearch, RUNNING } from "./search.js"
 
+const statusNames = { [RUNNING]: "Unknown", [OK]: "Ok", [ILLEGAL]: "Illegal" } as const
+
 export class Checker<S, I, O> {
   private readonly partitions: ReadonlyArray<Partition>
   private readonly searches: Array<PartitionSearch<S, I, O> | undefined>
@@ -93,7 +95,7 @@ export class Checker<S, I, O> {
     const base = {
       label: partition.label,
       ops: partition.ops,
-      status: search.status === OK ? "Ok" as const : search.status === ILLEGAL ? "Illegal" as const : "Unknown" as const,
+      status: statusNames[search.status],
       longest: search.longest().map(global),
       steps: search.steps
     }

@@ -61,10 +61,42 @@ const extend = (hash: number, s: string): number => {
   return h
 }
 
-/** The state holding `value`. */
-export const state = (value: string): State => ({ value, hash: extend(0, value) })
+// A value made by an append remembers what it extends, and every value remembers the last read it was
+// found to be a prefix of: along a run of appends checked against the same read only the appended part
+// is compared, O(suffix) rather than O(value) per step. Private fields keep the state's visible shape
+// (and equality in tests, JSON) to { value, hash }.
+class Value implements State {
+  readonly #base: Value | undefined
+  readonly #suffix: string
+  #prefixOf: string | undefined = undefined
 
-const empty: State = state("")
+  constructor(readonly value: string, readonly hash: number, base?: Value, suffix = "") {
+    this.#base = base
+    this.#suffix = suffix
+  }
+
+  append(suffix: string): Value {
+    return new Value(this.value + suffix, extend(this.hash, suffix), this, suffix)
+  }
+
+  isPrefixOf(read: string): boolean {
+    if (this.#prefixOf === read) return true
+    const base = this.#base
+    const ok = base !== undefined && base.#prefixOf === read
+      ? read.startsWith(this.#suffix, base.value.length)
+      : read.startsWith(this.value)
+    if (ok) this.#prefixOf = read
+    return ok
+  }
+}
+
+/** The state holding `value`. */
+export const state = (value: string): State => new Value(value, extend(0, value))
+
+// The model makes every state it handles, but accepts any `State` (say, one a caller built by hand).
+const asValue = (s: State): Value => (s instanceof Value ? s : new Value(s.value, s.hash))
+
+const empty = new Value("", 0)
 
 // A value can still become what the next read returned: that read's value starts with it, or with a
 // put that may still take effect before the read (appends only ever extend a value).
@@ -78,32 +110,10 @@ const lookahead = (s: State, remaining: Remaining<KvInput, KvOutput>): boolean =
     }
     if (input.op !== "get" || output === undefined) return true
     const read = output.value ?? ""
-    viable = isPrefix(s, read) || (puts !== undefined && puts.some((p) => read.startsWith(p)))
+    viable = asValue(s).isPrefixOf(read) || (puts !== undefined && puts.some((p) => read.startsWith(p)))
     return false
   })
   return viable
-}
-
-// Values made by an append remember what they extend, and a value remembers the last read it was
-// found to be a prefix of, so that along a run of appends checked against the same read only the
-// appended part is compared: O(suffix) rather than O(value) per step. Side tables keep State plain.
-const appendedTo = new WeakMap<State, { readonly base: State; readonly suffix: string }>()
-const prefixOf = new WeakMap<State, string>()
-
-const isPrefix = (s: State, read: string): boolean => {
-  if (prefixOf.get(s) === read) return true
-  const link = appendedTo.get(s)
-  const ok = link !== undefined && prefixOf.get(link.base) === read
-    ? read.startsWith(link.suffix, link.base.value.length)
-    : read.startsWith(s.value)
-  if (ok) prefixOf.set(s, read)
-  return ok
-}
-
-const appendTo = (s: State, suffix: string): State => {
-  const next = { value: s.value + suffix, hash: extend(s.hash, suffix) }
-  appendedTo.set(next, { base: s, suffix })
-  return next
 }
 
 /** The KV model. States compare by value (plain string equality). */
@@ -115,10 +125,10 @@ export const model: Model<State, KvInput, KvOutput> = {
       case "get":
         return [output === undefined || (output.value ?? "") === s.value, s]
       case "put":
-        return [true, state(input.value ?? "")]
+        return [true, new Value(input.value ?? "", extend(0, input.value ?? ""))]
       case "append": {
         const suffix = input.value ?? ""
-        return [true, suffix === "" ? s : appendTo(s, suffix)]
+        return [true, suffix === "" ? s : asValue(s).append(suffix)]
       }
     }
   },
