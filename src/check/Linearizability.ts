@@ -11,8 +11,9 @@
  * - `checkHistory` is a plain synchronous function: no Effect runtime, no clock of its own. Its budget
  *   is explicit: `maxSteps` (deterministic: the same history and budget always give the same
  *   answer) and/or a wall-clock deadline read through a clock the caller passes (`timeoutMs` + `now`,
- *   or an `expired` predicate). This is what a simulation harness calls after the simulated run,
- *   passing a real clock, since virtual time does not move during CPU work.
+ *   or an `expired` predicate), plus a cap on cached states (`maxCacheEntries`) so that a hard
+ *   history ends as `Unknown` instead of exhausting the heap. This is what a simulation harness calls
+ *   after the simulated run, passing a real clock, since virtual time does not move during CPU work.
  * - `check` is the Effect wrapper: the deadline comes from Effect's `Clock`, and the search yields
  *   between slices of `sliceSteps`, so the fiber can be interrupted and does not starve others.
  *   Under `TestClock` or a simulated clock, time does not advance while the search computes, so a

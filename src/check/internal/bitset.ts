@@ -18,16 +18,6 @@ export class Bitset {
   clear(i: number): void {
     this.words[i >>> 5]! &= ~(1 << (i & 31))
   }
-  count(): number {
-    let n = 0
-    for (let w of this.words) {
-      // popcount (Hacker's Delight 5-2)
-      w = w - ((w >>> 1) & 0x55555555)
-      w = (w & 0x33333333) + ((w >>> 2) & 0x33333333)
-      n += (Math.imul((w + (w >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24)
-    }
-    return n
-  }
 }
 
 /**

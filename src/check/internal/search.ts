@@ -8,7 +8,10 @@
  * list and restarts from the head. Reaching a return means the operation of that return should
  * already have been linearized: a dead end, so it pops the last linearized operation, puts its events
  * back and tries the call after it. The list empties when every operation is linearized (Ok); the
- * stack empties at a return when no order works (Illegal).
+ * stack empties at a return when no order works (Illegal). A model with a `lookahead` may declare a
+ * new state a dead end (nothing remaining can follow it); the search then backtracks at once.
+ * An operation that never returned has its return event at +infinity, after every other event, as in
+ * Porcupine: it may take effect anywhere after its call, and at the very end if nowhere else.
  *
  * Representation, chosen so a long history costs O(1) memory and time per step:
  * - The explicit stack holds search nodes; `run(budget)` stops after `budget` steps and resumes later,
