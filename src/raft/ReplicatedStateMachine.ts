@@ -13,9 +13,15 @@ import * as Codec from "../rpc/Codec.js"
 import { LogStorage, type StorageError } from "../storage/LogStorage.js"
 import { type ApplyMsg, NodeStopped, type NotLeader, Raft, type RaftShape } from "./Raft.js"
 
-/** A deterministic state machine: the same commands in the same order give the same states and results. */
+/**
+ * A deterministic state machine: the same commands in the same order give the same states and results.
+ * `apply` may return a new state, or update `state` in place and return it (cheaper for large states);
+ * in that case `initial` and `restore` must return fresh objects, and `read` callbacks must not keep
+ * the state they are given.
+ */
 export interface StateMachine<S, C, R> {
-  readonly initial: S
+  /** The state of an empty log. Called once per node. */
+  readonly initial: () => S
   /** Applies one committed command. Must be deterministic (no clock, no randomness, no I/O). */
   readonly apply: (state: S, command: C) => readonly [S, R]
   readonly snapshot: (state: S) => Uint8Array
@@ -69,7 +75,7 @@ export const make = <S, C, R, I>(
     const storage = yield* LogStorage
     const codec = Codec.make(options.command as Schema.Schema<C, I, never>, "command")
     const limit = options.snapshotLogBytes ?? 4 * 1024 * 1024
-    let state = machine.initial
+    let state = machine.initial()
     let applied = 0
     let stopped = false
     const waiters = new Map<number, Waiter<R>>()

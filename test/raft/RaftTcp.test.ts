@@ -20,7 +20,7 @@ import { LogStorage } from "../../src/storage/LogStorage.js"
 
 /** The replicated state: every number added, in order. */
 const machine: Rsm.StateMachine<ReadonlyArray<number>, number, number> = {
-  initial: [],
+  initial: () => [],
   apply: (state, n) => [[...state, n], state.length + 1],
   snapshot: (state) => Codec.pack(state),
   restore: (data) => Codec.unpack(data).pipe((r) => (r._tag === "Right" ? (r.right as Array<number>) : []))

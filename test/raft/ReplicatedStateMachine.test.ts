@@ -14,7 +14,7 @@ import { simTest } from "../support/simTest.js"
 type Cmd = readonly [string, number]
 const Cmd = Schema.Tuple(Schema.String, Schema.Int)
 const counters: Rsm.StateMachine<ReadonlyMap<string, number>, Cmd, number> = {
-  initial: new Map(),
+  initial: () => new Map(),
   apply: (state, [key, n]) => {
     const next = new Map(state)
     const v = (state.get(key) ?? 0) + n

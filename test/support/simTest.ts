@@ -6,11 +6,14 @@
  * - `CONCORD_SWEEP=<count>` runs count seeds (see `npm run sweep`), reports every failing seed, and
  *   appends per-test statistics to the file named by `CONCORD_SWEEP_REPORT`.
  */
-import { Cause, type Duration, Effect, Exit, type Scope } from "effect"
+import { Cause, Context, type Duration, Effect, Exit, type Scope } from "effect"
 import { randomInt } from "node:crypto"
 import { appendFileSync } from "node:fs"
 import { expect, it } from "vitest"
 import * as Simulation from "../../src/sim/Simulation.js"
+
+/** The seed of the running simulated test, and its name (for artifacts such as HTML views of histories). */
+export class TestRun extends Context.Tag("test/TestRun")<TestRun, { readonly seed: number; readonly name: string }>() {}
 
 export interface SimTestOptions {
   /** Simulated-time budget of one run (the 6.824 tests have 120 s). Default 120 s. */
@@ -21,7 +24,7 @@ export interface SimTestOptions {
 
 export const simTest = (
   name: string,
-  body: Effect.Effect<void, unknown, Scope.Scope>,
+  body: Effect.Effect<void, unknown, Scope.Scope | TestRun>,
   options: SimTestOptions = {}
 ) =>
   it(name, async () => {
@@ -31,7 +34,7 @@ export const simTest = (
     let simulatedMs = 0
     let wallMs = 0
     for (const seed of plan.seeds) {
-      const { exit, stats } = await Simulation.run(Effect.scoped(body), {
+      const { exit, stats } = await Simulation.run(Effect.scoped(body).pipe(Effect.provideService(TestRun, { seed, name })), {
         seed,
         timeLimit: options.timeLimit ?? "120 seconds"
       })

@@ -1,0 +1,79 @@
+/**
+ * `KvServer`: one replica of the fault-tolerant key/value service (6.824 lab 3).
+ *
+ * It runs `KvStateMachine` on the node's `Raft` through `ReplicatedStateMachine` and serves the KV
+ * protocol on the node's `Transport`:
+ * - Put/Append are proposed to the log and answered once applied here (this node must lead);
+ * - Get is linearizable without a log write: ReadIndex confirms leadership with a majority, then the
+ *   value is read once the state machine has applied through the read point. `getMode: "log"` routes
+ *   Gets through the log instead (for comparison; `npm run bench -- kvreads` measures both).
+ * A server that cannot finish a request within `requestTimeoutMs` (it lost its majority, or an
+ * election is under way) answers `KvRetry`, so clients move on instead of waiting on a minority.
+ * Snapshots are taken when the Raft state nears `maxRaftState` bytes (−1: never), and include the
+ * duplicate table.
+ * @since 0.1.0
+ */
+import { Effect, type Scope } from "effect"
+import { type NodeStopped, NotLeader, type Raft } from "../raft/Raft.js"
+import * as Rsm from "../raft/ReplicatedStateMachine.js"
+import { Transport } from "../rpc/Transport.js"
+import type { LogStorage, StorageError } from "../storage/LogStorage.js"
+import * as Kv from "./KvStateMachine.js"
+import { type KvGet, KvProtocol, type KvPutAppend, KvRetry } from "./Messages.js"
+
+export interface Options {
+  /** Snapshot when the Raft state (hard state + log) nears this many bytes; −1 never. */
+  readonly maxRaftState: number
+  /** How Gets are served. Default "readIndex". */
+  readonly getMode?: "readIndex" | "log"
+  /** A request not applied within this time is answered with `KvRetry`. Default 1000 ms. */
+  readonly requestTimeoutMs?: number
+}
+
+export interface KvServerShape {
+  /** The replicated state machine (status, local state). */
+  readonly replica: Rsm.ReplicatedStateMachine<Kv.KvState, Kv.KvCommand, Kv.KvResult>
+}
+
+/** Snapshot at this fraction of `maxRaftState`, leaving room for the entries that arrive meanwhile. */
+const SNAPSHOT_AT = 0.9
+
+/** Starts a KV replica on the `Raft` node in context; serves until the scope closes. */
+export const make = (
+  options: Options
+): Effect.Effect<KvServerShape, StorageError, Raft | LogStorage | Transport | Scope.Scope> =>
+  Effect.gen(function*() {
+    const transport = yield* Transport
+    const replica = yield* Rsm.make(Kv.machine, {
+      command: Kv.KvCommand,
+      snapshotLogBytes: options.maxRaftState < 0 ? -1 : Math.floor(options.maxRaftState * SNAPSHOT_AT)
+    })
+    const timeoutMs = options.requestTimeoutMs ?? 1000
+
+    /** Maps the replica's failures to the wire's: NotLeader as is, anything else "retry elsewhere". */
+    const answer = <A>(effect: Effect.Effect<A, NotLeader | Rsm.ProposalDropped | Rsm.OutcomeUnknown | NodeStopped>) =>
+      effect.pipe(
+        Effect.timeoutFail({
+          duration: timeoutMs,
+          onTimeout: () => new KvRetry({ reason: `not applied within ${timeoutMs} ms` })
+        }),
+        Effect.catchIf(
+          (e): e is Exclude<typeof e, NotLeader | KvRetry> => !(e instanceof NotLeader) && !(e instanceof KvRetry),
+          (e) => Effect.fail(new KvRetry({ reason: e.message }))
+        )
+      )
+
+    yield* transport.serve<KvGet | KvPutAppend, never>(KvProtocol, {
+      KvGet: (req) =>
+        options.getMode === "log"
+          ? answer(replica.execute({ op: "get", key: req.key, clientId: req.clientId, seq: req.seq })).pipe(
+            Effect.map((r) => r.value)
+          )
+          : answer(replica.read((state) => Kv.get(state, req.key))),
+      KvPutAppend: (req) =>
+        answer(replica.execute({ op: req.op, key: req.key, value: req.value, clientId: req.clientId, seq: req.seq })).pipe(
+          Effect.asVoid
+        )
+    })
+    return { replica }
+  })
