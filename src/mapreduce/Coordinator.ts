@@ -33,7 +33,7 @@ export interface CoordinatorConfig extends Scheduler.Config {
 export const defaults = {
   ...Scheduler.defaults,
   dir: ".",
-  pollMs: 100,
+  pollMs: 50,
   tickMs: 1000,
   keepIntermediate: false,
   onNotice: undefined

@@ -6,8 +6,8 @@
  * `(word, count)` pair per distinct word ("in-mapper combining", Lin & Dyer, *Data-Intensive Text
  * Processing with MapReduce*, §3.1), where the original emits `(word, "1")` per occurrence and counts
  * them in `reduce`. On the books that is 22 thousand pairs instead of 600 thousand: the per-pair
- * object, partitioning and encoding work is what dominated. `reduce` (and `combine`, for any input
- * that does produce repeated keys) therefore sums counts instead of counting values.
+ * object, partitioning and encoding work is what dominated. `reduce` therefore sums counts instead of
+ * counting values. There is no `combine`: a map task's output has no repeated key left to combine.
  * @since 0.1.0
  */
 import type { KeyValue } from "../App.js"
@@ -21,11 +21,8 @@ export const map = (_filename: string, contents: string): Array<KeyValue> => {
   return out
 }
 
-const sum = (_key: string, values: ReadonlyArray<string>): string => {
+export const reduce = (_key: string, values: ReadonlyArray<string>): string => {
   let n = 0
   for (const v of values) n += Number(v)
   return String(n)
 }
-
-export const reduce = sum
-export const combine = sum

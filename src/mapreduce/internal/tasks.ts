@@ -35,6 +35,9 @@ export interface TaskContext {
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
+const EMPTY = new Uint8Array(0)
+/** File operations of one task in flight at once. */
+const IO_CONCURRENCY = 8
 
 /** Wraps an app result that is an Effect or a Promise; the caller handles plain values itself. */
 export const liftAsync = <A>(app: App, fn: string, subject: string, result: AppResult<A>): Effect.Effect<A, AppError, MrEnv | FileSystem.FileSystem> => {
@@ -126,29 +129,75 @@ export const partitionPairs = (
   const buckets: Array<Array<string>> = Array.from({ length: nReduce }, () => [])
   const partition = app.partition
   let records = 0
+  const add = (kv: { readonly key: string; readonly value: string }): AppError | undefined => {
+    const key = kv.key
+    const value = kv.value
+    if (typeof key !== "string" || typeof value !== "string") return appError(app, "map", file, "map must emit pairs {key, value} of strings")
+    let r: number
+    if (partition === undefined) r = ihash(key) % nReduce
+    else {
+      r = partition(key, nReduce)
+      if (!Number.isInteger(r) || r < 0 || r >= nReduce) {
+        return appError(app, "partition", key, `partition returned ${r}, not an integer in [0, ${nReduce})`)
+      }
+    }
+    buckets[r]!.push(key, value)
+    records++
+    return undefined
+  }
   try {
-    for (const kv of pairs) {
-      const key = kv.key
-      const value = kv.value
-      if (typeof key !== "string" || typeof value !== "string") {
-        return Either.left(appError(app, "map", file, "map must emit pairs {key, value} of strings"))
+    if (Array.isArray(pairs)) {
+      // An index loop: the array iterator costs more than the rest of the loop body here.
+      const list = pairs as ReadonlyArray<{ readonly key: string; readonly value: string }>
+      for (let i = 0; i < list.length; i++) {
+        const e = add(list[i]!)
+        if (e !== undefined) return Either.left(e)
       }
-      let r: number
-      if (partition === undefined) r = ihash(key) % nReduce
-      else {
-        r = partition(key, nReduce)
-        if (!Number.isInteger(r) || r < 0 || r >= nReduce) {
-          return Either.left(appError(app, "partition", key, `partition returned ${r}, not an integer in [0, ${nReduce})`))
-        }
+    } else {
+      for (const kv of pairs) {
+        const e = add(kv)
+        if (e !== undefined) return Either.left(e)
       }
-      buckets[r]!.push(key, value)
-      records++
     }
   } catch (cause) {
     return Either.left(new AppError({ app: app.name, fn: partition === undefined ? "map" : "partition", subject: file, cause }))
   }
   return Either.right({ buckets, records })
 }
+
+/**
+ * Applies the combiner to one partition's pairs: one pair per key, in first-seen order. Keys seen once
+ * (all of them, when the map already aggregates, as wc does) cost one Map entry and no call.
+ */
+const combineBucket = (
+  app: App,
+  combine: NonNullable<App["combine"]>,
+  flat: ReadonlyArray<string>
+): Effect.Effect<Array<string>, AppError, MrEnv | FileSystem.FileSystem> =>
+  Effect.suspend(() => {
+    const out: Array<string> = []
+    const position = new Map<string, number>()
+    let repeated: Map<string, Array<string>> | undefined
+    for (let i = 0; i < flat.length; i += 2) {
+      const key = flat[i]!
+      const at = position.get(key)
+      if (at === undefined) {
+        position.set(key, out.length + 1)
+        out.push(key, flat[i + 1]!)
+        continue
+      }
+      repeated ??= new Map()
+      const list = repeated.get(key)
+      if (list === undefined) repeated.set(key, [out[at]!, flat[i + 1]!])
+      else list.push(flat[i + 1]!)
+    }
+    if (repeated === undefined) return Effect.succeed(out)
+    const groups = repeated
+    return Effect.as(
+      reduceKeys(app, "combine", combine, [...groups.keys()], groups, (k, v) => void (out[position.get(k)!] = v)),
+      out
+    )
+  })
 
 /** Runs map task `index` over `file`; returns the task's framework statistics. */
 export const runMap = (
@@ -178,10 +227,7 @@ export const runMap = (
       const combined: Array<Array<string>> = []
       let records = 0
       for (const flat of buckets) {
-        const groups = new Map<string, Array<string>>()
-        groupInto(groups, flat)
-        const out: Array<string> = []
-        yield* reduceKeys(app, "combine", combine, [...groups.keys()], groups, (k, v) => void out.push(k, v))
+        const out = yield* combineBucket(app, combine, flat)
         combined.push(out)
         records += out.length / 2
       }
@@ -189,12 +235,13 @@ export const runMap = (
       stats["combine.output.records"] = records
     }
     let written = 0
-    for (let r = 0; r < nReduce; r++) {
-      const data = Intermediate.encode(buckets[r]!)
+    // The files are independent: write them concurrently (the renames are what make each visible).
+    yield* Effect.forEach(buckets, (bucket, r) => {
+      const data = Intermediate.encode(bucket)
       written += data.length
       const name = Files.intermediateName(index, r)
-      yield* Files.writeAtomic(fs, ctx.dir, name, [data], Files.tempName(ctx.env.workerId, ctx.attempt, name))
-    }
+      return Files.writeAtomic(fs, ctx.dir, name, [data], Files.tempName(ctx.env.workerId, ctx.attempt, name))
+    }, { concurrency: IO_CONCURRENCY, discard: true })
     stats["map.output.bytes"] = written
     return stats
   }).pipe(Effect.provideService(MrEnv, ctx.env))
@@ -236,14 +283,20 @@ export const runReduce = (
     const groups = new Map<string, Array<string>>()
     let inputBytes = 0
     let records = 0
+    // Read concurrently, group in map-task order (so each key's values keep a deterministic order).
+    const files = yield* Effect.forEach(
+      Array.from({ length: nMap }, (_, m) => Files.intermediateName(m, index)),
+      (name) => fs.readFile(Files.join(ctx.dir, name)),
+      { concurrency: IO_CONCURRENCY }
+    )
     for (let m = 0; m < nMap; m++) {
-      const name = Files.intermediateName(m, index)
-      const bytes = yield* fs.readFile(Files.join(ctx.dir, name))
-      const flat = Intermediate.decode(bytes, name)
+      const bytes = files[m]!
+      const flat = Intermediate.decode(bytes, Files.intermediateName(m, index))
       if (Either.isLeft(flat)) return yield* flat.left
       inputBytes += bytes.length
       records += flat.right.length / 2
       groupInto(groups, flat.right)
+      files[m] = EMPTY
     }
     const keys = [...groups.keys()].sort(compareStrings)
     const out = new OutputChunks(ctx.writeChunkChars)

@@ -100,38 +100,40 @@ export const utf8Length = (s: string): number => {
 /** FNV-1a 32-bit of the UTF-8 bytes of `s` (unpaired surrogates as U+FFFD), as an unsigned integer. */
 export const fnv1a32 = (s: string): number => {
   let h = 0x811c9dc5
-  const byte = (b: number) => {
-    h = Math.imul(h ^ b, 0x01000193)
-  }
   for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i)
-    if (c < 0x80) {
-      h = Math.imul(h ^ c, 0x01000193)
-      continue
+    const c = s.charCodeAt(i)
+    if (c < 0x80) h = Math.imul(h ^ c, 0x01000193)
+    else {
+      // Rare: hash the character's UTF-8 bytes (out of line, so the ASCII loop stays small).
+      const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+      h = fnvNonAscii(h, pair ? 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(i + 1) - 0xdc00) : c)
+      if (pair) i++
     }
-    if (c < 0x800) {
-      byte(0xc0 | (c >> 6))
-      byte(0x80 | (c & 0x3f))
-      continue
-    }
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      const cp = 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00)
-      byte(0xf0 | (cp >> 18))
-      byte(0x80 | ((cp >> 12) & 0x3f))
-      byte(0x80 | ((cp >> 6) & 0x3f))
-      byte(0x80 | (cp & 0x3f))
-      continue
-    }
-    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd
-    byte(0xe0 | (c >> 12))
-    byte(0x80 | ((c >> 6) & 0x3f))
-    byte(0x80 | (c & 0x3f))
   }
   return h >>> 0
+}
+
+/** Continues FNV-1a over the UTF-8 encoding of one non-ASCII code point (a lone surrogate as U+FFFD). */
+const fnvNonAscii = (h: number, cp: number): number => {
+  const m = 0x01000193
+  if (cp < 0x800) return Math.imul(Math.imul(h ^ (0xc0 | (cp >> 6)), m) ^ (0x80 | (cp & 0x3f)), m)
+  if (cp >= 0x10000) {
+    h = Math.imul(h ^ (0xf0 | (cp >> 18)), m)
+    h = Math.imul(h ^ (0x80 | ((cp >> 12) & 0x3f)), m)
+    h = Math.imul(h ^ (0x80 | ((cp >> 6) & 0x3f)), m)
+    return Math.imul(h ^ (0x80 | (cp & 0x3f)), m)
+  }
+  if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd
+  h = Math.imul(h ^ (0xe0 | (cp >> 12)), m)
+  h = Math.imul(h ^ (0x80 | ((cp >> 6) & 0x3f)), m)
+  return Math.imul(h ^ (0x80 | (cp & 0x3f)), m)
 }
 
 /** The 6.824 framework's `ihash(key)`: FNV-1a 32-bit & 0x7fffffff. */
 export const ihash = (key: string): number => fnv1a32(key) & 0x7fffffff
 
-/** Go's `sort.Strings` order (byte order of UTF-8), which for strings without surrogates is code-unit order. */
+/**
+ * String order for keys and values: UTF-16 code units, which is Go's byte order of UTF-8 except between
+ * characters above U+FFFF and those in U+E000–U+FFFF (rare; outputs are compared sorted anyway).
+ */
 export const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
