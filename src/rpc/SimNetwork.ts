@@ -71,6 +71,11 @@ export interface SimNetworkShape {
    * loops on operations needs some, or its clients would run forever within one virtual instant.
    */
   readonly setLatency: (minMs: number, maxMs: number) => Effect.Effect<void>
+  /**
+   * Targeted fault: the next `count` replies travelling back through `end` are lost after their
+   * handler ran (as an unreliable network would lose them, but on purpose).
+   */
+  readonly dropReplies: (end: string, count: number) => Effect.Effect<void>
   /** Calls that entered the network (including calls on disabled ends). */
   readonly totalCount: Effect.Effect<number>
   /** Encoded bytes: requests at send plus replies actually delivered. */
@@ -112,6 +117,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
     let reliable = true
     let longDelays = false
     let longReordering = false
+    const replyDrops = new Map<string, number>()
     let latencyMin = 0
     let latencyMax = 0
     const latency: Effect.Effect<void> = Effect.suspend(() =>
@@ -232,7 +238,9 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
             yield* record(`dead-after ${endName}`)
             return yield* fail("Unreachable", to, `server ${serverName} is dead; its reply was discarded`)
           }
-          if (!reliable && (yield* Random.nextIntBetween(0, 1000)) < 100) {
+          const planned = replyDrops.get(end.name) ?? 0
+          if (planned > 0) replyDrops.set(end.name, planned - 1)
+          if (planned > 0 || (!reliable && (yield* Random.nextIntBetween(0, 1000)) < 100)) {
             yield* record(`drop-reply ${endName}`)
             return yield* fail("Dropped", to, "the simulated network lost the reply")
           }
@@ -307,6 +315,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
       setReliable: (on) => Effect.sync(() => void (reliable = on)),
       setLongDelays: (on) => Effect.sync(() => void (longDelays = on)),
       setLongReordering: (on) => Effect.sync(() => void (longReordering = on)),
+      dropReplies: (end, count) => Effect.sync(() => void replyDrops.set(end, count)),
       setLatency: (minMs, maxMs) =>
         Effect.sync(() => {
           if (!(minMs >= 0 && maxMs >= minMs)) throw new Error(`SimNetwork: bad latency range [${minMs}, ${maxMs}]`)

@@ -278,6 +278,8 @@ export const make = (options: Options) =>
       partition,
       makePartition,
       makeClient,
+      /** The name of clerk `ck`'s end to server `i`. */
+      clerkEnd: (ck: Clerk, i: number) => clerkEnds.get(ck.name)![i]!,
       connectClient: (ck: Clerk, to: ReadonlyArray<number>) => setClientEnds(ck, to, true),
       disconnectClient: (ck: Clerk, from: ReadonlyArray<number>) => setClientEnds(ck, from, false),
       leader,
