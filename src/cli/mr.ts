@@ -15,7 +15,7 @@
  * @since 0.1.0
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Command as Process, FileSystem } from "@effect/platform"
+import { type CommandExecutor, Command as Process, FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Console, Data, Duration, Effect, Either, Fiber, Option, Queue, type Scope } from "effect"
 import { resolve } from "node:path"
@@ -42,8 +42,8 @@ const fail = (exitCode: number, command: string, message: string) =>
 export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
   if (m === null) return Option.none()
-  const unit = m[2] ?? "s"
-  return Option.some(Duration.millis(Number(m[1]) * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000)))
+  const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"]
+  return Option.some(Duration.millis(Number(m[1]) * unitMs))
 }
 
 const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
@@ -68,7 +68,9 @@ const positive = (name: string, fallback: number, description: string) =>
   )
 
 const appOption = Options.text("app").pipe(
-  Options.withDescription(`the application: a built-in (${App.builtinNames.join(", ")}) or the path of a module exporting map and reduce`)
+  Options.withDescription(
+    `the application: a built-in (${App.builtinNames.join(", ")}) or the path of a module exporting map and reduce`
+  )
 )
 const dirOption = Options.text("dir").pipe(
   Options.withDefault("."),
@@ -106,11 +108,10 @@ const checkInputs = (command: string, files: ReadonlyArray<string>) =>
     const fs = yield* FileSystem.FileSystem
     let total = 0
     for (const file of files) {
-      const info = yield* fs.stat(file).pipe(Effect.catchAll((e) => fail(ExitCode.BadInput, command, `cannot read ${file}: ${reason(e)}`)))
+      const unreadable = (e: PlatformError) => fail(ExitCode.BadInput, command, `cannot read ${file}: ${reason(e)}`)
+      const info = yield* fs.stat(file).pipe(Effect.catchAll(unreadable))
       if (info.type !== "File") return yield* fail(ExitCode.BadInput, command, `${file} is not a file`)
-      yield* fs.access(file, { readable: true }).pipe(
-        Effect.catchAll((e) => fail(ExitCode.BadInput, command, `cannot read ${file}: ${reason(e)}`))
-      )
+      yield* fs.access(file, { readable: true }).pipe(Effect.catchAll(unreadable))
       total += Number(info.size)
     }
     return total
@@ -122,7 +123,8 @@ const loadApp = (command: string, spec: string) =>
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 
-const exitProcess = (code: number): Effect.Effect<never> => Effect.zipRight(Effect.sync(() => process.exit(code)), Effect.never)
+const exitProcess = (code: number): Effect.Effect<never> =>
+  Effect.zipRight(Effect.sync(() => process.exit(code)), Effect.never)
 
 /** Whether the process `id` exists (worker ids are process ids). Non-numeric ids count as alive. */
 const pidAlive = (id: string): Effect.Effect<boolean> =>
@@ -183,7 +185,7 @@ const startCoordinator = (command: string, o: CoordinatorOptions) =>
     })
     const fiber = yield* Effect.forkScoped(progress.loop)
     const stopProgress = Effect.zipRight(Fiber.interrupt(fiber), progress.finish)
-    return { coordinator, address: `${tcp.address!.host}:${tcp.address!.port}`, stopProgress }
+    return { coordinator, address: `${tcp.address!.host}:${tcp.address!.port}`, stopProgress, log: progress.log }
   })
 
 const printSummary = (summary: Coordinator.JobSummary) =>
@@ -191,16 +193,16 @@ const printSummary = (summary: Coordinator.JobSummary) =>
     const p = summary.progress
     const s = summary.stats
     const input = s["map.input.bytes"] ?? 0
+    const rate = Progress.mbPerSecond(input, summary.elapsedMs).toFixed(1)
     yield* Console.log(
-      `job done in ${secs(summary.elapsedMs)}: ${p.maps.total} map and ${p.reduces.total} reduce tasks, ${p.attempts} attempts ` +
-        `(${p.reexecutions} re-executions, ${p.backups} backups, ${p.failures} failures); ` +
-        `input ${mb(input)} (${Progress.mbPerSecond(input, summary.elapsedMs).toFixed(1)} MB/s), ${s["reduce.output.records"] ?? 0} output lines`
+      `job done in ${secs(summary.elapsedMs)}: ${p.maps.total} map and ${p.reduces.total} reduce tasks, ` +
+        `${p.attempts} attempts (${p.reexecutions} re-executions, ${p.backups} backups, ${p.failures} failures); ` +
+        `input ${mb(input)} (${rate} MB/s), ${s["reduce.output.records"] ?? 0} output lines`
     )
     const first = summary.outputs[0]!
+    const files = summary.outputs.length === 1 ? first : `${first} … ${summary.outputs.at(-1)!}`
     const pattern = first.replace(/mr-out-0$/, "mr-out-*")
-    yield* Console.log(
-      `output: ${summary.outputs.length === 1 ? first : `${first} … ${summary.outputs.at(-1)!}`} (${summary.outputs.length} files; all of it: sort ${pattern})`
-    )
+    yield* Console.log(`output: ${files} (${summary.outputs.length} files; all of it: sort ${pattern})`)
     const counters = Object.entries(summary.counters)
     if (counters.length > 0) yield* Console.log(`counters: ${counters.map(([k, v]) => `${k}=${v}`).join(" ")}`)
   })
@@ -212,7 +214,10 @@ const sequential = Command.make(
   {
     app: appOption,
     dir: dirOption,
-    out: Options.text("out").pipe(Options.withDefault("mr-out-0"), Options.withDescription("output file name (default mr-out-0)")),
+    out: Options.text("out").pipe(
+      Options.withDefault("mr-out-0"),
+      Options.withDescription("output file name (default mr-out-0)")
+    ),
     files: filesArg
   },
   (args) =>
@@ -220,13 +225,21 @@ const sequential = Command.make(
       const bytes = yield* checkInputs("sequential", args.files)
       const app = yield* loadApp("sequential", args.app)
       const start = yield* Clock.currentTimeMillis
-      const result = yield* Sequential.run({ app, inputs: args.files, dir: args.dir, output: args.out, crash: exitProcess(1) }).pipe(
-        Effect.catchAll((e) => fail(ExitCode.Failed, "sequential", e.message))
-      )
+      const result = yield* Sequential.run({
+        app,
+        inputs: args.files,
+        dir: args.dir,
+        output: args.out,
+        crash: exitProcess(1)
+      }).pipe(Effect.catchAll((e) => fail(ExitCode.Failed, "sequential", e.message)))
       const ms = (yield* Clock.currentTimeMillis) - start
-      yield* Console.log(`wrote ${result.output}: ${result.lines} lines from ${args.files.length} files (${mb(bytes)}) in ${secs(ms)}`)
+      yield* Console.log(
+        `wrote ${result.output}: ${result.lines} lines from ${args.files.length} files (${mb(bytes)}) in ${secs(ms)}`
+      )
     })
-).pipe(Command.withDescription("Run a job in one process, writing one output file (the reference for distributed runs)."))
+).pipe(
+  Command.withDescription("Run a job in one process, writing one output file (the reference for distributed runs).")
+)
 
 // -- coordinator -----------------------------------------------------------------------------------
 
@@ -235,8 +248,14 @@ const coordinator = Command.make(
   {
     reduces: reducesOption,
     dir: dirOption,
-    host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("address to listen on (default 127.0.0.1)")),
-    port: Options.integer("port").pipe(Options.withDefault(0), Options.withDescription("port to listen on; 0 picks a free one (default 0)")),
+    host: Options.text("host").pipe(
+      Options.withDefault("127.0.0.1"),
+      Options.withDescription("address to listen on (default 127.0.0.1)")
+    ),
+    port: Options.integer("port").pipe(
+      Options.withDefault(0),
+      Options.withDescription("port to listen on; 0 picks a free one (default 0)")
+    ),
     lease: leaseOption,
     grace: duration("grace", "1s", "after the job, keep answering workers (\"exit\") this long before exiting"),
     noBackups: noBackupsOption,
@@ -277,7 +296,9 @@ const worker = Command.make(
         return yield* fail(ExitCode.BadInput, "worker", `--coordinator must be HOST:PORT, got "${args.coordinator}"`)
       }
       const id = Option.getOrElse(args.id, () => String(process.pid))
-      if (!/^[A-Za-z0-9_.-]+$/.test(id)) return yield* fail(ExitCode.BadInput, "worker", `--id may hold only letters, digits, _ . -`)
+      if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
+        return yield* fail(ExitCode.BadInput, "worker", `--id may hold only letters, digits, _ . -`)
+      }
       const app = yield* loadApp("worker", args.app)
       const tcp = yield* Tcp.make({ self: `worker-${id}` }).pipe(Effect.orDie)
       const exit = yield* Worker.run(Worker.makeConfig({
@@ -293,7 +314,11 @@ const worker = Command.make(
       }
       yield* Effect.logDebug(`worker ${id}: ${exit.reason} after ${exit.tasks} tasks`)
     }))
-).pipe(Command.withDescription("Ask the coordinator for tasks and run them until the job is over or the coordinator is gone."))
+).pipe(
+  Command.withDescription(
+    "Ask the coordinator for tasks and run them until the job is over or the coordinator is gone."
+  )
+)
 
 // -- run -------------------------------------------------------------------------------------------
 
@@ -317,7 +342,9 @@ const run = Command.make(
     keepIntermediate: keepOption,
     maxRestarts: Options.integer("max-restarts").pipe(
       Options.withDefault(10),
-      Options.withDescription("restart a worker that exits with an error while the job runs, at most this many times in all (default 10)")
+      Options.withDescription(
+        "restart a worker that exits with an error while the job runs, at most this many times in all (default 10)"
+      )
     ),
     timeout: Options.text("timeout").pipe(
       Options.optional,
@@ -344,7 +371,7 @@ const run = Command.make(
       const builtin = App.builtinNames.includes(args.app)
       const appSpec = builtin ? args.app : resolve(args.app)
       const dir = resolve(args.dir)
-      const { coordinator, address, stopProgress } = yield* startCoordinator("run", {
+      const { coordinator, address, stopProgress, log } = yield* startCoordinator("run", {
         ...args,
         dir,
         host: "127.0.0.1",
@@ -358,7 +385,7 @@ const run = Command.make(
       let restartsLeft = args.maxRestarts
       // One supervisor per worker slot: start the process; if it fails while the job runs, start
       // another (1 s later, as test-mr.sh's loops do) while restarts remain.
-      const slot = (n: number): Effect.Effect<void, never, Scope.Scope | import("@effect/platform").CommandExecutor.CommandExecutor> =>
+      const slot = (n: number): Effect.Effect<void, never, Scope.Scope | CommandExecutor.CommandExecutor> =>
         Effect.gen(function*() {
           for (;;) {
             const code = yield* Effect.scoped(
@@ -369,11 +396,11 @@ const run = Command.make(
             if (finished || ok) return
             const why = Either.isRight(code) ? `code ${code.right}` : code.left.message
             if (restartsLeft <= 0) {
-              yield* writeStderr(`worker ${n} exited (${why}); no restarts left\n`)
+              yield* log(`worker ${n} exited (${why}); no restarts left`)
               return
             }
             restartsLeft--
-            yield* writeStderr(`worker ${n} exited (${why}); restarting it\n`)
+            yield* log(`worker ${n} exited (${why}); restarting it`)
             yield* Effect.sleep("1 second")
           }
         })
@@ -387,7 +414,11 @@ const run = Command.make(
       )
       const limit = Option.match(args.timeout, {
         onNone: () => Effect.never,
-        onSome: (d) => Effect.zipRight(Effect.sleep(d), Effect.fail(new Coordinator.JobFailed({ reason: `not done within ${Duration.format(d)}` })))
+        onSome: (d) =>
+          Effect.zipRight(
+            Effect.sleep(d),
+            Effect.fail(new Coordinator.JobFailed({ reason: `not done within ${Duration.format(d)}` }))
+          )
       })
       const result = yield* Effect.either(Effect.raceAll([coordinator.await, allWorkersGone, limit]))
       yield* stopProgress
@@ -400,12 +431,15 @@ const run = Command.make(
     }))
 ).pipe(
   Command.withDescription(
-    "Run a job on this machine: a coordinator on 127.0.0.1 and N worker processes; restarts workers that crash; exit 0 when done, 1 if the job failed."
+    "Run a job on this machine: a coordinator on 127.0.0.1 and N worker processes; restarts workers that crash; " +
+      "exit 0 when done, 1 if the job failed."
   )
 )
 
 /** The `mr` subcommand. */
 export const command = Command.make("mr").pipe(
-  Command.withDescription("MapReduce: run a job sequentially, as a coordinator and workers, or all at once on this machine."),
+  Command.withDescription(
+    "MapReduce: run a job sequentially, as a coordinator and workers, or all at once on this machine."
+  ),
   Command.withSubcommands([run, sequential, coordinator, worker])
 )

@@ -125,8 +125,11 @@ export const fromModule = (name: string, mod: unknown): Either.Either<App, AppLo
     : m
   if (typeof src.map !== "function") return fail("it does not export a function map(filename, contents)")
   if (typeof src.reduce !== "function") return fail("it does not export a function reduce(key, values)")
-  if (src.combine !== undefined && typeof src.combine !== "function") return fail("its combine export is not a function")
-  if (src.partition !== undefined && typeof src.partition !== "function") return fail("its partition export is not a function")
+  for (const optional of ["combine", "partition"] as const) {
+    if (src[optional] !== undefined && typeof src[optional] !== "function") {
+      return fail(`its ${optional} export is not a function`)
+    }
+  }
   const app: App = {
     name,
     map: src.map as App["map"],
@@ -147,7 +150,10 @@ export const load = (spec: string): Effect.Effect<App, AppLoadError> => {
   const looksLikePath = /[/\\]|\.[cm]?[jt]s$/.test(spec)
   if (builtin === undefined && !looksLikePath) {
     return Effect.fail(
-      new AppLoadError({ spec, detail: `not a built-in app (${builtinNames.join(", ")}) nor a module path (like ./app.js)` })
+      new AppLoadError({
+        spec,
+        detail: `not a built-in app (${builtinNames.join(", ")}) nor a module path (like ./app.js)`
+      })
     )
   }
   return Effect.tryPromise({

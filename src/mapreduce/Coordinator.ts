@@ -117,7 +117,13 @@ export const make = (
           return new Exit({ reason: a.reason })
         case "Task":
           return a.task.kind === "Map"
-            ? new MapTask({ attempt: a.attempt, index: a.task.index, file: a.file!, nReduce: a.nReduce, backup: a.backup })
+            ? new MapTask({
+              attempt: a.attempt,
+              index: a.task.index,
+              file: a.file!,
+              nReduce: a.nReduce,
+              backup: a.backup
+            })
             : new ReduceTask({ attempt: a.attempt, index: a.task.index, nMap: a.nMap, backup: a.backup })
       }
     }
@@ -141,9 +147,8 @@ export const make = (
         )
     })
 
-    yield* Effect.forkScoped(
-      Effect.forever(Effect.zipRight(Clock.sleep(Duration.millis(config.tickMs)), Effect.sync(() => apply((s) => Scheduler.tick(s, now())))))
-    )
+    const tick = Effect.sync(() => apply((s) => Scheduler.tick(s, now())))
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Clock.sleep(Duration.millis(config.tickMs)), tick)))
 
     const cleanup = Effect.gen(function*() {
       const names = yield* fs.readDirectory(config.dir)
@@ -166,7 +171,9 @@ export const make = (
 
     yield* Effect.forkScoped(Effect.gen(function*() {
       yield* Deferred.await(over)
-      if (state.phase === "Failed") return yield* Deferred.fail(result, new JobFailed({ reason: state.failure ?? "unknown" }))
+      if (state.phase === "Failed") {
+        return yield* Deferred.fail(result, new JobFailed({ reason: state.failure ?? "unknown" }))
+      }
       if (!config.keepIntermediate) yield* cleanup
       const s = yield* status
       yield* Deferred.succeed(result, {

@@ -47,14 +47,20 @@ export const formatNotice = (notice: Scheduler.Notice, config: Scheduler.Config)
       return Option.some(notice.phase === "Map" ? "map phase done" : "reduce phase done: job complete")
     case "Expired":
       return Option.some(
-        `${task(notice.task)}: worker ${notice.worker} did not finish within ${seconds(config.leaseMs)}; assigning it again`
+        `${task(notice.task)}: worker ${notice.worker} did not finish within ${seconds(config.leaseMs)}; ` +
+          "assigning it again"
       )
     case "AttemptFailed":
-      return Option.some(`${task(notice.task)} failed on worker ${notice.worker} (${notice.failures}/${config.maxFailures}): ${notice.error}`)
+      return Option.some(
+        `${task(notice.task)} failed on worker ${notice.worker} ` +
+          `(${notice.failures}/${config.maxFailures}): ${notice.error}`
+      )
     case "JobFailed":
       return Option.some(`job failed: ${notice.reason}`)
     case "Assigned":
-      return notice.backup ? Option.some(`${task(notice.task)}: straggler; backup attempt on worker ${notice.worker}`) : Option.none()
+      return notice.backup
+        ? Option.some(`${task(notice.task)}: straggler; backup attempt on worker ${notice.worker}`)
+        : Option.none()
     case "Duplicate":
       return Option.some(`${task(notice.task)}: duplicate report from worker ${notice.worker} ignored`)
     case "UnknownReport":
@@ -123,5 +129,7 @@ export const render = (options: {
     if (mode === "bar") yield* write("\n")
     if (mode === "log") yield* write(`${formatStatusLine(yield* options.status)}\n`)
   })
-  return { loop, finish }
+  /** Prints a line of the caller's own (above the bar, which the next frame redraws). */
+  const log = (line: string) => write(mode === "bar" ? `${CLEAR}${line}\n` : `${line}\n`)
+  return { loop, finish, log }
 }

@@ -82,7 +82,9 @@ export const makeConfig = (
   options: Pick<Config, "inputs" | "nReduce"> & Partial<Omit<Config, "inputs" | "nReduce">>
 ): Config => {
   const config: Config = { ...defaults, ...options }
-  if (!Number.isInteger(config.nReduce) || config.nReduce < 1) throw new Error(`nReduce must be a positive integer, got ${config.nReduce}`)
+  if (!Number.isInteger(config.nReduce) || config.nReduce < 1) {
+    throw new Error(`nReduce must be a positive integer, got ${config.nReduce}`)
+  }
   if (!(config.leaseMs > 0)) throw new Error(`leaseMs must be positive, got ${config.leaseMs}`)
   if (!Number.isInteger(config.maxFailures) || config.maxFailures < 1) {
     throw new Error(`maxFailures must be a positive integer, got ${config.maxFailures}`)
@@ -192,7 +194,13 @@ export type Notice =
     /** Not the task's first attempt. */
     readonly reexecution: boolean
   }
-  | { readonly _tag: "Completed"; readonly task: TaskId; readonly attempt: number; readonly worker: WorkerId; readonly durationMs: number }
+  | {
+    readonly _tag: "Completed"
+    readonly task: TaskId
+    readonly attempt: number
+    readonly worker: WorkerId
+    readonly durationMs: number
+  }
   | { readonly _tag: "Duplicate"; readonly task: TaskId; readonly attempt: number; readonly worker: WorkerId }
   | { readonly _tag: "Expired"; readonly task: TaskId; readonly attempt: number; readonly worker: WorkerId }
   | {
@@ -329,8 +337,13 @@ export const report = (state0: State, event: Extract<Event, { _tag: "Report" }>)
     return { state, reply: "Accepted", notices }
   }
   const durationMs = now - attempt.startMs
-  state = replaceTask(state, { ...task, status: "Done", running: [], completed: { attempt: attemptId, worker, durationMs } })
-  state = { ...state, counters: addCounters(state.counters, outcome.counters), stats: addCounters(state.stats, outcome.stats) }
+  const completed = { attempt: attemptId, worker, durationMs }
+  state = replaceTask(state, { ...task, status: "Done", running: [], completed })
+  state = {
+    ...state,
+    counters: addCounters(state.counters, outcome.counters),
+    stats: addCounters(state.stats, outcome.stats)
+  }
   notices.push({ _tag: "Completed", task: id, attempt: attemptId, worker, durationMs })
   if (state.phase === "Map" && state.maps.every((t) => t.status === "Done")) {
     state = { ...state, phase: "Reduce", mapDoneMs: now }
@@ -377,11 +390,11 @@ export interface Progress {
   readonly reexecutions: number
   readonly backups: number
   readonly failures: number
-  /** Workers heard from within the lease period. */
+  /** Workers running an attempt (with a live lease) or heard from within `activeMs`. */
   readonly workers: number
 }
 
-export const progress = (state: State, now: number): Progress => {
+export const progress = (state: State, now: number, activeMs = 1000): Progress => {
   const count = (tasks: ReadonlyArray<Task>) => ({
     done: tasks.filter((t) => t.status === "Done").length,
     running: tasks.filter((t) => t.status === "Running").length,
@@ -397,9 +410,20 @@ export const progress = (state: State, now: number): Progress => {
     backups += t.attempts.filter((a) => a.backup).length
     failures += t.failures
   }
-  let workers = 0
-  for (const last of state.workers.values()) if (now - last <= state.config.leaseMs) workers++
-  return { phase: state.phase, maps: count(state.maps), reduces: count(state.reduces), attempts, reexecutions, backups, failures, workers }
+  const active = new Set<WorkerId>()
+  for (const t of [...state.maps, ...state.reduces]) for (const a of t.running) active.add(a.worker)
+  for (const [worker, last] of state.workers) if (now - last <= activeMs) active.add(worker)
+  const workers = active.size
+  return {
+    phase: state.phase,
+    maps: count(state.maps),
+    reduces: count(state.reduces),
+    attempts,
+    reexecutions,
+    backups,
+    failures,
+    workers
+  }
 }
 
 /** "map task 3 (pg-grimm.txt)" / "reduce task 7". */

@@ -65,7 +65,8 @@ const body = (options: SequentialOptions, dir: string, env: MrEnvShape, counters
       const pairs = yield* callApp(app, "map", file, () => app.map(file, contents))
       for (const { key, value } of pairs) {
         if (typeof key !== "string" || typeof value !== "string") {
-          return yield* new AppError({ app: app.name, fn: "map", subject: file, cause: new Error("map must emit pairs {key, value} of strings") })
+          const cause = new Error("map must emit pairs {key, value} of strings")
+          return yield* new AppError({ app: app.name, fn: "map", subject: file, cause })
         }
         const list = groups.get(key)
         if (list === undefined) groups.set(key, [value])
@@ -78,7 +79,8 @@ const body = (options: SequentialOptions, dir: string, env: MrEnvShape, counters
       const values = groups.get(key)!
       const value = yield* callApp(app, "reduce", key, () => app.reduce(key, values))
       if (typeof value !== "string") {
-        return yield* new AppError({ app: app.name, fn: "reduce", subject: key, cause: new Error(`reduce must return a string, got ${typeof value}`) })
+        const cause = new Error(`reduce must return a string, got ${typeof value}`)
+        return yield* new AppError({ app: app.name, fn: "reduce", subject: key, cause })
       }
       lines.push(`${key} ${value}\n`)
     }

@@ -55,7 +55,9 @@ export const defaults = {
   writeChunkChars: 1 << 20
 } as const
 
-export const makeConfig = (options: Pick<WorkerConfig, "id" | "coordinator" | "app" | "dir"> & Partial<WorkerConfig>): WorkerConfig => ({
+export const makeConfig = (
+  options: Pick<WorkerConfig, "id" | "coordinator" | "app" | "dir"> & Partial<WorkerConfig>
+): WorkerConfig => ({
   ...defaults,
   ...options
 })
@@ -104,7 +106,9 @@ export const run = (config: WorkerConfig): Effect.Effect<WorkerExit, never, Tran
       transport.call(config.coordinator, request, { timeout }).pipe(
         Effect.retry({ times: 3, schedule: Schedule.spaced(Duration.millis(config.retryMs)) }),
         // Not fatal: the task's lease expires and it runs again (or the job is over and the coordinator gone).
-        Effect.catchAll((e) => Effect.logDebug(`worker ${config.id}: report of attempt ${request.attempt} lost: ${e.message}`))
+        Effect.catchAll((e) =>
+          Effect.logDebug(`worker ${config.id}: report of attempt ${request.attempt} lost: ${e.message}`)
+        )
       )
 
     const runTask = (task: MapTask | ReduceTask) =>
@@ -118,16 +122,29 @@ export const run = (config: WorkerConfig): Effect.Effect<WorkerExit, never, Tran
           crash: config.crash,
           count: (name, delta) => Effect.sync(() => void (counters[name] = (counters[name] ?? 0) + delta))
         }
-        const ctx: TaskContext = { app: config.app, dir: config.dir, env, attempt: task.attempt, writeChunkChars: config.writeChunkChars }
+        const ctx: TaskContext = {
+          app: config.app,
+          dir: config.dir,
+          env,
+          attempt: task.attempt,
+          writeChunkChars: config.writeChunkChars
+        }
+        const kind = task._tag === "MapTask" ? "map" : "reduce"
         const result = yield* Effect.either(
-          task._tag === "MapTask" ? runMap(ctx, task.index, task.file, task.nReduce) : runReduce(ctx, task.index, task.nMap)
+          task._tag === "MapTask"
+            ? runMap(ctx, task.index, task.file, task.nReduce)
+            : runReduce(ctx, task.index, task.nMap)
+        ).pipe(
+          Effect.withSpan(`Worker.${kind}`, {
+            attributes: { worker: config.id, task: task.index, attempt: task.attempt, backup: task.backup }
+          })
         )
-        const outcome = Either.isRight(result)
-          ? new Succeeded({ counters, stats: result.right })
-          : new Failed({ error: describeError(result.left) })
-        if (Either.isLeft(result)) {
+        let outcome: Succeeded | Failed
+        if (Either.isRight(result)) outcome = new Succeeded({ counters, stats: result.right })
+        else {
           failed++
-          yield* Effect.logWarning(`worker ${config.id}: ${task._tag === "MapTask" ? "map" : "reduce"} task ${task.index} failed: ${outcome._tag === "Failed" ? outcome.error : ""}`)
+          outcome = new Failed({ error: describeError(result.left) })
+          yield* Effect.logWarning(`worker ${config.id}: ${kind} task ${task.index} failed: ${outcome.error}`)
         }
         yield* report(
           new ReportTask({
@@ -140,7 +157,8 @@ export const run = (config: WorkerConfig): Effect.Effect<WorkerExit, never, Tran
       })
 
     for (;;) {
-      const reply = yield* Effect.either(transport.call(config.coordinator, new GetTask({ worker: config.id }), { timeout }))
+      const ask = transport.call(config.coordinator, new GetTask({ worker: config.id }), { timeout })
+      const reply = yield* Effect.either(ask)
       if (Either.isLeft(reply)) {
         const now = yield* Clock.currentTimeMillis
         unreachableSince ??= now
@@ -169,7 +187,9 @@ export const run = (config: WorkerConfig): Effect.Effect<WorkerExit, never, Tran
   })
 
 /** Starts a worker in the background of the current scope. */
-export const make = (config: WorkerConfig): Effect.Effect<WorkerShape, never, Transport | FileSystem.FileSystem | Scope.Scope> =>
+export const make = (
+  config: WorkerConfig
+): Effect.Effect<WorkerShape, never, Transport | FileSystem.FileSystem | Scope.Scope> =>
   Effect.map(Effect.forkScoped(run(config)), (fiber) => ({
     id: config.id,
     fiber,

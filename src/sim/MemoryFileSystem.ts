@@ -207,7 +207,8 @@ const unsafeMake = (options: Options, clock: Clock.Clock): FileSystem.FileSystem
     const src = nodes.get(from)
     if (src === undefined) throw systemError("NotFound", method, from, "no such file or directory")
     checkParent(method, to)
-    const entries: Array<[string, Node]> = [[from, src], ...children(from).map((p): [string, Node] => [p, nodes.get(p)!])]
+    const entries: Array<[string, Node]> = [[from, src]]
+    for (const p of children(from)) entries.push([p, nodes.get(p)!])
     for (const [p, node] of entries) {
       const target = to + p.slice(from.length)
       const existing = nodes.get(target)
@@ -245,14 +246,17 @@ const unsafeMake = (options: Options, clock: Clock.Clock): FileSystem.FileSystem
     })
   const removeQuietly = (path: string) => Effect.sync(() => removeNow("remove", path, true, true))
 
-  const openFile = (path: string, o?: FileSystem.OpenFileOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> => {
+  const openFile = (
+    path: string,
+    o?: FileSystem.OpenFileOptions
+  ): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> => {
     const p = normalize(cwd, path)
     const flag = o?.flag ?? "r"
     return Effect.acquireRelease(
       op({ method: "open", path: p }, () => {
         const exclusive = flag.includes("x")
         let node = nodes.get(p)
-        if (node !== undefined && node.type === "Directory") throw systemError("BadResource", "open", p, "is a directory")
+        if (node?.type === "Directory") throw systemError("BadResource", "open", p, "is a directory")
         if (node !== undefined && exclusive) throw systemError("AlreadyExists", "open", p, "file exists")
         if (node === undefined) {
           if (flag === "r" || flag === "r+") throw systemError("NotFound", "open", p, "no such file or directory")
@@ -341,7 +345,9 @@ const unsafeMake = (options: Options, clock: Clock.Clock): FileSystem.FileSystem
         const src = getFile("copyFile", normalize(cwd, from))
         const target = normalize(cwd, to)
         checkParent("copyFile", target)
-        if (nodes.get(target)?.type === "Directory") throw systemError("BadResource", "copyFile", target, "is a directory")
+        if (nodes.get(target)?.type === "Directory") {
+          throw systemError("BadResource", "copyFile", target, "is a directory")
+        }
         const data = src.data.slice(0, src.size)
         nodes.set(target, { type: "File", data, size: data.length, mtimeMs: now() })
       }),
@@ -361,10 +367,14 @@ const unsafeMake = (options: Options, clock: Clock.Clock): FileSystem.FileSystem
         const p = normalize(cwd, path)
         const node = nodes.get(p)
         if (o?.recursive === true) {
-          if (node !== undefined && node.type !== "Directory") throw systemError("AlreadyExists", "makeDirectory", p, "file exists")
+          if (node !== undefined && node.type !== "Directory") {
+            throw systemError("AlreadyExists", "makeDirectory", p, "file exists")
+          }
           for (let q = p; q !== "/"; q = parentOf(q)) {
             const n = nodes.get(q)
-            if (n !== undefined && n.type !== "Directory") throw systemError("BadResource", "makeDirectory", q, "not a directory")
+            if (n !== undefined && n.type !== "Directory") {
+              throw systemError("BadResource", "makeDirectory", q, "not a directory")
+            }
           }
           mkdirs(p)
           return

@@ -14,6 +14,8 @@ const maybeCrash = Effect.gen(function*() {
   if (r < 660) yield* Effect.sleep(`${yield* Random.nextIntBetween(0, 10_000)} millis`)
 })
 
-export const map = (filename: string, contents: string) => Effect.andThen(maybeCrash, () => NoCrash.map(filename, contents))
+export const map = (filename: string, contents: string) =>
+  Effect.andThen(maybeCrash, () => NoCrash.map(filename, contents))
 
-export const reduce = (key: string, values: ReadonlyArray<string>) => Effect.andThen(maybeCrash, () => NoCrash.reduce(key, values))
+export const reduce = (key: string, values: ReadonlyArray<string>) =>
+  Effect.andThen(maybeCrash, () => NoCrash.reduce(key, values))

@@ -21,4 +21,5 @@ export const map = (_filename: string, _contents: string) =>
     return out
   })
 
-export const reduce = (_key: string, values: ReadonlyArray<string>): string => [...values].sort(compareStrings).join(" ")
+export const reduce = (_key: string, values: ReadonlyArray<string>): string =>
+  [...values].sort(compareStrings).join(" ")

@@ -14,4 +14,5 @@ export const map = (filename: string, contents: string): Array<KeyValue> => [
   { key: "d", value: "xyzzy" }
 ]
 
-export const reduce = (_key: string, values: ReadonlyArray<string>): string => [...values].sort(compareStrings).join(" ")
+export const reduce = (_key: string, values: ReadonlyArray<string>): string =>
+  [...values].sort(compareStrings).join(" ")

@@ -18,7 +18,8 @@ export const join = (dir: string, name: string): string =>
 export const intermediateName = (map: number, reduce: number): string => `mr-${map}-${reduce}`
 export const outputName = (reduce: number): string => `mr-out-${reduce}`
 export const TEMP_PREFIX = "mr-tmp-"
-export const tempName = (worker: string, attempt: number, name: string): string => `${TEMP_PREFIX}${worker}-${attempt}-${name}`
+export const tempName = (worker: string, attempt: number, name: string): string =>
+  `${TEMP_PREFIX}${worker}-${attempt}-${name}`
 
 /** Matches intermediate file names. */
 export const isIntermediate = (name: string): boolean => /^mr-\d+-\d+$/.test(name)
@@ -37,7 +38,10 @@ export const writeAtomic = (
   const tempPath = join(dir, temp)
   const write = chunks.length === 1
     ? fs.writeFile(tempPath, chunks[0]!)
-    : Effect.scoped(Effect.flatMap(fs.open(tempPath, { flag: "w" }), (file) => Effect.forEach(chunks, (c) => file.writeAll(c), { discard: true })))
+    : Effect.scoped(Effect.flatMap(
+      fs.open(tempPath, { flag: "w" }),
+      (file) => Effect.forEach(chunks, (c) => file.writeAll(c), { discard: true })
+    ))
   return write.pipe(
     Effect.zipRight(fs.rename(tempPath, join(dir, name))),
     Effect.tapError(() => Effect.ignore(fs.remove(tempPath, { force: true })))

@@ -40,7 +40,12 @@ const EMPTY = new Uint8Array(0)
 const IO_CONCURRENCY = 8
 
 /** Wraps an app result that is an Effect or a Promise; the caller handles plain values itself. */
-export const liftAsync = <A>(app: App, fn: string, subject: string, result: AppResult<A>): Effect.Effect<A, AppError, MrEnv | FileSystem.FileSystem> => {
+export const liftAsync = <A>(
+  app: App,
+  fn: string,
+  subject: string,
+  result: AppResult<A>
+): Effect.Effect<A, AppError, MrEnv | FileSystem.FileSystem> => {
   const wrap = (cause: unknown) => new AppError({ app: app.name, fn, subject, cause })
   if (Effect.isEffect(result)) {
     const eff = result as Effect.Effect<A, unknown, MrEnv | FileSystem.FileSystem>
@@ -132,7 +137,9 @@ export const partitionPairs = (
   const add = (kv: { readonly key: string; readonly value: string }): AppError | undefined => {
     const key = kv.key
     const value = kv.value
-    if (typeof key !== "string" || typeof value !== "string") return appError(app, "map", file, "map must emit pairs {key, value} of strings")
+    if (typeof key !== "string" || typeof value !== "string") {
+      return appError(app, "map", file, "map must emit pairs {key, value} of strings")
+    }
     let r: number
     if (partition === undefined) r = ihash(key) % nReduce
     else {
@@ -160,7 +167,8 @@ export const partitionPairs = (
       }
     }
   } catch (cause) {
-    return Either.left(new AppError({ app: app.name, fn: partition === undefined ? "map" : "partition", subject: file, cause }))
+    const fn = partition === undefined ? "map" : "partition"
+    return Either.left(new AppError({ app: app.name, fn, subject: file, cause }))
   }
   return Either.right({ buckets, records })
 }
