@@ -78,7 +78,9 @@ if (isMainThread) {
     w.once("error", reject)
   })))
   const counts = new Map()
-  for (const [words, ns] of parts) for (let i = 0; i < words.length; i++) counts.set(words[i], (counts.get(words[i]) ?? 0) + ns[i])
+  for (const [words, ns] of parts) {
+    for (let i = 0; i < words.length; i++) counts.set(words[i], (counts.get(words[i]) ?? 0) + ns[i])
+  }
   writeOutput(counts, out, fs)
 } else {
   const counts = new Map()
@@ -86,6 +88,12 @@ if (isMainThread) {
   parentPort.postMessage([[...counts.keys()], [...counts.values()]])
 }
 `
+
+interface Runner {
+  readonly name: string
+  readonly go: (i: number) => Promise<Result>
+  readonly outputs: (i: number) => ReadonlyArray<string>
+}
 
 interface Result {
   readonly ms: number
@@ -121,9 +129,9 @@ export async function run(args: ReadonlyArray<string>) {
   const work = mkdtempSync(join(tmpdir(), "concord-bench-mr-"))
   try {
     console.log("compiling the CLI (tsc)…")
-    execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--outDir", BUILD], {
-      stdio: "inherit"
-    })
+    const tsc = join(ROOT, "node_modules/typescript/bin/tsc")
+    const tscArgs = [tsc, "-p", join(ROOT, "tsconfig.build.json"), "--outDir", BUILD]
+    execFileSync(process.execPath, tscArgs, { stdio: "inherit" })
     const esbuild = join(ROOT, "node_modules/.bin/esbuild")
     const bundle = join(BUILD, "bundle/main.mjs")
     let bundled = false
@@ -136,7 +144,8 @@ export async function run(args: ReadonlyArray<string>) {
           "--format=esm",
           `--outfile=${bundle}`,
           "--log-level=error",
-          "--banner:js=import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);"
+          // Bundled CommonJS dependencies (msgpackr) call require: give the ES module one.
+          "--banner:js=import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
         ], { stdio: "inherit" })
         bundled = true
       } catch {
@@ -146,7 +155,10 @@ export async function run(args: ReadonlyArray<string>) {
     writeFileSync(join(work, "count.mjs"), COUNT)
     writeFileSync(join(work, "single.mjs"), SINGLE)
     writeFileSync(join(work, "threads.mjs"), THREADS)
-    const books = readdirSync(BOOKS_DIR).filter((f) => f.startsWith("pg-") && f.endsWith(".txt")).sort().map((f) => join(BOOKS_DIR, f))
+    const books = readdirSync(BOOKS_DIR)
+      .filter((f) => f.startsWith("pg-") && f.endsWith(".txt"))
+      .sort()
+      .map((f) => join(BOOKS_DIR, f))
     const all = Buffer.concat(books.map((b) => readFileSync(b)))
     const bigDir = join(work, "big")
     mkdirSync(bigDir)
@@ -164,16 +176,19 @@ export async function run(args: ReadonlyArray<string>) {
     ]
     const cli = join(BUILD, "cli/main.js")
     for (const corpus of corpora) {
-      console.log(`\n${corpus.name}: ${corpus.files.length} files, ${(corpus.bytes / 1e6).toFixed(1)} MB; best of ${reps} runs`)
-      const runners: ReadonlyArray<{ name: string; go: (i: number) => Promise<Result>; outputs: (i: number) => ReadonlyArray<string> }> = [
+      const size = `${(corpus.bytes / 1e6).toFixed(1)} MB`
+      console.log(`\n${corpus.name}: ${corpus.files.length} files, ${size}; best of ${reps} runs`)
+      const node = (script: string, ...args: ReadonlyArray<string>) =>
+        timed(process.execPath, [join(work, script), ...args, ...corpus.files], work)
+      const runners: ReadonlyArray<Runner> = [
         {
           name: "single process",
-          go: (i) => timed(process.execPath, [join(work, "single.mjs"), join(work, `single-${i}.txt`), ...corpus.files], work),
+          go: (i) => node("single.mjs", join(work, `single-${i}.txt`)),
           outputs: (i) => [join(work, `single-${i}.txt`)]
         },
         {
           name: "2 worker_threads",
-          go: (i) => timed(process.execPath, [join(work, "threads.mjs"), "2", join(work, `threads-${i}.txt`), ...corpus.files], work),
+          go: (i) => node("threads.mjs", "2", join(work, `threads-${i}.txt`)),
           outputs: (i) => [join(work, `threads-${i}.txt`)]
         },
         ...[
@@ -182,8 +197,11 @@ export async function run(args: ReadonlyArray<string>) {
           ...(bundled ? [{ w: 2, main: bundle, label: " (bundle)" }] : [])
         ].map(({ w, main, label }, k) => ({
           name: `mr run, ${w} worker${w > 1 ? "s" : ""}${label}`,
-          go: (i: number) =>
-            timed(process.execPath, [main, "mr", "run", "--app", "wc", "--workers", String(w), "--progress", "none", "--dir", join(work, `mr${k}-${i}`), ...corpus.files], work),
+          go: (i: number) => {
+            const dir = join(work, `mr${k}-${i}`)
+            const args = ["mr", "run", "--app", "wc", "--workers", String(w), "--progress", "none", "--dir", dir]
+            return timed(process.execPath, [main, ...args, ...corpus.files], work)
+          },
           outputs: (i: number) => outputsOf(join(work, `mr${k}-${i}`))
         }))
       ]
@@ -204,7 +222,10 @@ export async function run(args: ReadonlyArray<string>) {
       const single = best.get("single process")!.ms
       const threads = best.get("2 worker_threads")!.ms
       const mbs = (ms: number) => corpus.bytes / 1e6 / (ms / 1000)
-      console.log(`${"runner".padEnd(28)} ${"wall s".padStart(7)} ${"MB/s".padStart(7)} ${"vs single".padStart(10)} ${"vs 2 threads".padStart(13)}   job s (MB/s, vs 2 threads)`)
+      console.log(
+        `${"runner".padEnd(28)} ${"wall s".padStart(7)} ${"MB/s".padStart(7)} ${"vs single".padStart(10)} ` +
+          `${"vs 2 threads".padStart(13)}   job s (MB/s, vs 2 threads)`
+      )
       for (const r of runners) {
         const b = best.get(r.name)!
         const job = b.jobMs === undefined

@@ -26,7 +26,9 @@ const status = (over: Partial<Scheduler.Progress> = {}, elapsedMs = 2500, inputB
 
 describe("Progress", () => {
   it("formats the bar: tasks, a bar of done/total, MB/s, re-executions, workers, time", () => {
-    expect(Progress.formatBar(status(), 10)).toBe("map 2/2  reduce 1/4  [#####-----]  2.0 MB/s  re-executions 1  workers 3  2.5s")
+    expect(Progress.formatBar(status(), 10)).toBe(
+      "map 2/2  reduce 1/4  [#####-----]  2.0 MB/s  re-executions 1  workers 3  2.5s"
+    )
     expect(Progress.formatBar(status({ failures: 2 }), 4)).toBe(
       "map 2/2  reduce 1/4  [##--]  2.0 MB/s  re-executions 1  failures 2  workers 3  2.5s"
     )
@@ -44,13 +46,15 @@ describe("Progress", () => {
     expect(line({ _tag: "Expired", task: map1, attempt: 3, worker: "42" })).toBe(
       "map task 1 (b.txt): worker 42 did not finish within 10.0s; assigning it again"
     )
-    expect(line({ _tag: "AttemptFailed", task: { kind: "Reduce", index: 2 }, attempt: 4, worker: "7", error: "boom", failures: 1 })).toBe(
+    const reduce2 = { kind: "Reduce", index: 2 } as const
+    expect(line({ _tag: "AttemptFailed", task: reduce2, attempt: 4, worker: "7", error: "boom", failures: 1 })).toBe(
       "reduce task 2 failed on worker 7 (1/4): boom"
     )
     expect(line({ _tag: "Assigned", task: map1, attempt: 5, worker: "9", backup: true, reexecution: true })).toBe(
       "map task 1 (b.txt): straggler; backup attempt on worker 9"
     )
-    expect(line({ _tag: "Assigned", task: map1, attempt: 5, worker: "9", backup: false, reexecution: false })).toBeUndefined()
+    const first = { _tag: "Assigned", task: map1, attempt: 5, worker: "9", backup: false, reexecution: false } as const
+    expect(line(first)).toBeUndefined()
     expect(line({ _tag: "Completed", task: map1, attempt: 5, worker: "9", durationMs: 1 })).toBeUndefined()
     expect(line({ _tag: "PhaseDone", phase: "Map", atMs: 1 })).toBe("map phase done")
     expect(line({ _tag: "JobFailed", reason: "x" })).toBe("job failed: x")

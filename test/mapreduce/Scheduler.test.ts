@@ -26,7 +26,13 @@ class Driver {
     if (a._tag !== "Task") throw new Error(`expected a task for ${worker} at ${now}, got ${a._tag}`)
     return a
   }
-  done(now: number, worker: string, a: { task: Scheduler.TaskId; attempt: number }, counters: Scheduler.Counters = {}, stats: Scheduler.Counters = {}) {
+  done(
+    now: number,
+    worker: string,
+    a: { task: Scheduler.TaskId; attempt: number },
+    counters: Scheduler.Counters = {},
+    stats: Scheduler.Counters = {}
+  ) {
     const s = Scheduler.report(this.state, {
       _tag: "Report",
       now,
@@ -40,7 +46,8 @@ class Driver {
     return s.reply
   }
   fail(now: number, worker: string, a: { task: Scheduler.TaskId; attempt: number }, error = "boom") {
-    const s = Scheduler.report(this.state, { _tag: "Report", now, worker, task: a.task, attempt: a.attempt, outcome: { _tag: "Failed", error } })
+    const outcome = { _tag: "Failed", error } as const
+    const s = Scheduler.report(this.state, { _tag: "Report", now, worker, task: a.task, attempt: a.attempt, outcome })
     this.state = s.state
     this.notices.push(...s.notices)
     return s.reply
@@ -106,8 +113,16 @@ describe("Scheduler", () => {
     const second = d.take(10_000, "w2")
     expect(second.task).toEqual(first.task)
     expect(second.attempt).not.toBe(first.attempt)
-    expect(d.notices.find((n) => n._tag === "Expired")).toEqual({ _tag: "Expired", task: first.task, attempt: first.attempt, worker: "w1" })
-    expect(d.notices.find((n) => n._tag === "Assigned" && n.worker === "w2")).toMatchObject({ reexecution: true, backup: false })
+    expect(d.notices.find((n) => n._tag === "Expired")).toEqual({
+      _tag: "Expired",
+      task: first.task,
+      attempt: first.attempt,
+      worker: "w1"
+    })
+    expect(d.notices.find((n) => n._tag === "Assigned" && n.worker === "w2")).toMatchObject({
+      reexecution: true,
+      backup: false
+    })
     expect(Scheduler.progress(d.state, 10_000).reexecutions).toBe(1)
   })
 
@@ -244,9 +259,11 @@ describe("Scheduler", () => {
           fc.integer({ min: 0, max: 200 }),
           fc.integer({ min: 1, max: 100 }),
           (durations, rpcMs, pollMs) => {
-            const d = new Driver(make({ ...Scheduler.defaults, backup: Scheduler.defaultBackupPolicy }, durations.map((_, i) => `f${i}`)))
+            const files = durations.map((_, i) => `f${i}`)
+            const d = new Driver(make({ ...Scheduler.defaults, backup: Scheduler.defaultBackupPolicy }, files))
             const nextAt = [0, 0, 0, 0]
-            const busy: Array<{ a: Scheduler.Assignment & { _tag: "Task" }; until: number } | undefined> = [undefined, undefined, undefined, undefined]
+            type Job = { a: Scheduler.Assignment & { _tag: "Task" }; until: number }
+            const busy: Array<Job | undefined> = [undefined, undefined, undefined, undefined]
             for (let guard = 0; guard < 100_000 && d.state.phase !== "Done"; guard++) {
               const w = nextAt.indexOf(Math.min(...nextAt))
               const now = nextAt[w]!

@@ -106,7 +106,16 @@ describe("App.load", () => {
         expect(app.name).toBe(name)
         expect(typeof app.map).toBe("function")
       }
-      expect(App.builtinNames).toEqual(["wc", "indexer", "mtiming", "rtiming", "jobcount", "early_exit", "crash", "nocrash"])
+      expect(App.builtinNames).toEqual([
+        "wc",
+        "indexer",
+        "mtiming",
+        "rtiming",
+        "jobcount",
+        "early_exit",
+        "crash",
+        "nocrash"
+      ])
     }))
 
   effectIt.effect("loads a module by path, and says what is wrong otherwise", () =>
@@ -116,12 +125,15 @@ describe("App.load", () => {
       expect(app.combine).toBeUndefined()
       const unknown = yield* Effect.flip(App.load("wordcount"))
       expect(unknown.message).toBe(
-        `cannot load app "wordcount": not a built-in app (wc, indexer, mtiming, rtiming, jobcount, early_exit, crash, nocrash) nor a module path (like ./app.js)`
+        `cannot load app "wordcount": not a built-in app ` +
+          `(wc, indexer, mtiming, rtiming, jobcount, early_exit, crash, nocrash) nor a module path (like ./app.js)`
       )
       const missing = yield* Effect.flip(App.load("./nope/app.js"))
       expect(missing.message).toContain("no module at")
       const notAnApp = yield* Effect.flip(App.load("./src/mapreduce/Scheduler.ts"))
-      expect(notAnApp.message).toBe(`cannot load app "./src/mapreduce/Scheduler.ts": it does not export a function map(filename, contents)`)
+      expect(notAnApp.message).toBe(
+        `cannot load app "./src/mapreduce/Scheduler.ts": it does not export a function map(filename, contents)`
+      )
     }))
 
   it("fromModule accepts a default export and checks optional exports", () => {
@@ -149,7 +161,8 @@ describe("Sequential", () => {
     Effect.gen(function*() {
       const fs = yield* MemoryFileSystem.make({ files: { "/a": "x" } })
       const app: App.App = { name: "bad", map: () => [{ key: "k", value: "v" }], reduce: () => Effect.fail("nope") }
-      const err = yield* Effect.flip(Sequential.run({ app, inputs: ["/a"] }).pipe(Effect.provideService(FileSystem.FileSystem, fs)))
+      const run = Sequential.run({ app, inputs: ["/a"] }).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+      const err = yield* Effect.flip(run)
       expect(err.message).toBe(`bad: reduce("k") failed: nope`)
     }))
 })

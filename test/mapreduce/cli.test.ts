@@ -47,7 +47,8 @@ describe("concord mr (in process)", () => {
     const out = join(dir, "seq")
     const r = await run("mr", "sequential", "--app", "wc", "--dir", out, ...inputs)
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(new RegExp(`^wrote ${out}/mr-out-0: 22107 lines from 8 files \\(3\\.3 MB\\) in [\\d.]+ s$`))
+    const wrote = new RegExp(`^wrote ${out}/mr-out-0: 22107 lines from 8 files \\(3\\.3 MB\\) in [\\d.]+ s$`)
+    expect(r.stdout).toMatch(wrote)
     expect(readFileSync(join(out, "mr-out-0"), "utf8").split("\n")[0]).toBe("A 509")
   })
 
@@ -56,18 +57,31 @@ describe("concord mr (in process)", () => {
     expect(app).toEqual({
       code: 3,
       stdout: "",
-      stderr: `concord mr sequential: cannot load app "wordcount": not a built-in app (wc, indexer, mtiming, rtiming, jobcount, early_exit, crash, nocrash) nor a module path (like ./app.js)`
+      stderr: `concord mr sequential: cannot load app "wordcount": not a built-in app ` +
+        `(wc, indexer, mtiming, rtiming, jobcount, early_exit, crash, nocrash) nor a module path (like ./app.js)`
     })
     const missing = await run("mr", "run", "--app", "wc", inputs[0]!, join(dir, "nope.txt"))
-    expect(missing).toEqual({ code: 3, stdout: "", stderr: `concord mr run: cannot read ${join(dir, "nope.txt")}: no such file or directory` })
+    expect(missing).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `concord mr run: cannot read ${join(dir, "nope.txt")}: no such file or directory`
+    })
     mkdirSync(join(dir, "adir"), { recursive: true })
     const notFile = await run("mr", "coordinator", join(dir, "adir"))
-    expect(notFile).toEqual({ code: 3, stdout: "", stderr: `concord mr coordinator: ${join(dir, "adir")} is not a file` })
+    expect(notFile).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `concord mr coordinator: ${join(dir, "adir")} is not a file`
+    })
     const module = await run("mr", "worker", "--coordinator", "127.0.0.1:1", "--app", "./no/such/app.js")
     expect(module.code).toBe(3)
     expect(module.stderr).toMatch(/^concord mr worker: cannot load app "\.\/no\/such\/app\.js": no module at /)
     const address = await run("mr", "worker", "--coordinator", "localhost", "--app", "wc")
-    expect(address).toEqual({ code: 3, stdout: "", stderr: `concord mr worker: --coordinator must be HOST:PORT, got "localhost"` })
+    expect(address).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `concord mr worker: --coordinator must be HOST:PORT, got "localhost"`
+    })
   })
 
   it("flags @effect/cli rejects exit 3", async () => {
@@ -87,7 +101,11 @@ describe("concord mr (in process)", () => {
     const port = (server.address() as net.AddressInfo).port
     try {
       const r = await run("mr", "coordinator", "--port", String(port), "--progress", "none", inputs[0]!)
-      expect(r).toEqual({ code: 1, stdout: "", stderr: `concord mr coordinator: cannot listen on 127.0.0.1:${port}: address already in use` })
+      expect(r).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `concord mr coordinator: cannot listen on 127.0.0.1:${port}: address already in use`
+      })
     } finally {
       server.close()
     }
@@ -100,7 +118,11 @@ describe("concord mr (in process)", () => {
     const port = (server.address() as net.AddressInfo).port
     await new Promise<void>((resolve) => server.close(() => resolve()))
     const r = await run("mr", "worker", "--coordinator", `127.0.0.1:${port}`, "--app", "wc")
-    expect(r).toEqual({ code: 1, stdout: "", stderr: `concord mr worker: cannot reach the coordinator at 127.0.0.1:${port}` })
+    expect(r).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `concord mr worker: cannot reach the coordinator at 127.0.0.1:${port}`
+    })
   }, 20_000)
 
   it("parses durations", () => {

@@ -27,6 +27,11 @@ const totalBookBytes = books.reduce((n, b) => n + b.data.length, 0)
 const noticesOf = <T extends Notice["_tag"]>(c: Cluster, tag: T) =>
   c.notices.filter((n): n is { atMs: number; notice: Extract<Notice, { _tag: T }> } => n.notice._tag === tag)
 
+/** The keys in `mr-out-<r>`. */
+const keysOf = (c: Cluster, r: number) =>
+  Effect.map(c.fs.readFileString(`${JOB_DIR}/mr-out-${r}`), (text) =>
+    text.split("\n").filter((l) => l !== "").map((l) => l.split(" ")[0]!))
+
 /** Runs the coordinator and `n` workers of `app` to the end; returns the job's summary. */
 const runJob = (c: Cluster, app: App.App, n: number) =>
   Effect.gen(function*() {
@@ -77,7 +82,7 @@ describe("MapReduce failures (simulated)", () => {
     expect(yield* c.fs.exists(atCrash!.temp)).toBe(false)
   }), limit)
 
-  simTest("a map worker crashing between renames of its intermediate files: the re-execution replaces them all", Effect.gen(function*() {
+  simTest("a map worker crashing between renames of its intermediate files", Effect.gen(function*() {
     let crashed = false
     const c = yield* makeCluster({
       coordinator: noBackups,
@@ -98,7 +103,7 @@ describe("MapReduce failures (simulated)", () => {
     expect(noticesOf(c, "Expired").map((n) => n.notice.task)).toEqual([{ kind: "Map", index: 2 }])
   }), limit)
 
-  simTest("lease expiry at the coordinator: a hung attempt is reassigned 10 s after it was assigned", Effect.gen(function*() {
+  simTest("lease expiry at the coordinator: a hung attempt is reassigned after 10 s", Effect.gen(function*() {
     let hung = false
     // The first attempt of map 4 hangs forever; everything else is word count.
     const hangOnce: App.App = {
@@ -140,8 +145,15 @@ describe("MapReduce failures (simulated)", () => {
     const raw = yield* c.net.meshTransport("raw", [COORDINATOR])
     const task = yield* raw.call(COORDINATOR, new GetTask({ worker: "raw" }))
     if (task._tag !== "MapTask") throw new Error(`expected a map task, got ${task._tag}`)
-    const env = { workerId: "raw", dir: JOB_DIR, isAlive: () => Effect.succeed(true), crash: Effect.interrupt, count: () => Effect.void }
-    const stats = yield* runMap({ app: wcApp, dir: JOB_DIR, env, attempt: task.attempt, writeChunkChars: 1 << 20 }, task.index, task.file, task.nReduce).pipe(
+    const env = {
+      workerId: "raw",
+      dir: JOB_DIR,
+      isAlive: () => Effect.succeed(true),
+      crash: Effect.interrupt,
+      count: () => Effect.void
+    }
+    const ctx = { app: wcApp, dir: JOB_DIR, env, attempt: task.attempt, writeChunkChars: 1 << 20 }
+    const stats = yield* runMap(ctx, task.index, task.file, task.nReduce).pipe(
       Effect.provideService(FileSystem.FileSystem, c.fs)
     )
     const report = new ReportTask({
@@ -162,6 +174,9 @@ describe("MapReduce failures (simulated)", () => {
     expect(yield* c.output).toEqual(expected)
   }), limit)
 
+  const map0 = (n: { notice: { task: { kind: string; index: number } } }) =>
+    n.notice.task.kind === "Map" && n.notice.task.index === 0
+
   /** Map 0's attempts sleep these many seconds in turn, and count themselves; the rest is word count. */
   const slowFirstMap = (sleeps: ReadonlyArray<number>): App.App => {
     let attempt = 0
@@ -176,13 +191,12 @@ describe("MapReduce failures (simulated)", () => {
     }
   }
 
-  simTest("a worker that reports after its task was reassigned: its late report wins if it is first", Effect.gen(function*() {
+  simTest("a worker reporting after its task was reassigned: its late report wins if first", Effect.gen(function*() {
     const c = yield* makeCluster({ coordinator: noBackups, graceMs: 30_000 })
     const expected = yield* c.reference(wcApp)
     // Attempt 1 takes 15 s (its lease expires at 10 s); attempt 2, started at 10 s, takes 8 s.
     const summary = yield* runJob(c, slowFirstMap([15, 8]), 2)
     yield* Effect.sleep("5 seconds") // the job is done; let the second attempt report
-    const map0 = (n: { notice: { task: { kind: string; index: number } } }) => n.notice.task.kind === "Map" && n.notice.task.index === 0
     const [first, second] = noticesOf(c, "Assigned").filter(map0)
     expect(noticesOf(c, "Expired").filter(map0).map((n) => n.notice.attempt)).toEqual([first!.notice.attempt])
     // The first attempt reports at 15 s, after the reassignment: accepted.
@@ -201,7 +215,6 @@ describe("MapReduce failures (simulated)", () => {
     // Attempt 1 takes 25 s; attempt 2 (at 10 s) takes 3 s and completes first.
     const summary = yield* runJob(c, slowFirstMap([25, 3]), 2)
     yield* Effect.sleep("20 seconds") // the job is done; let the slow attempt report
-    const map0 = (n: { notice: { task: { kind: string; index: number } } }) => n.notice.task.kind === "Map" && n.notice.task.index === 0
     const [first, second] = noticesOf(c, "Assigned").filter(map0)
     expect(noticesOf(c, "Completed").filter(map0).map((n) => n.notice.attempt)).toEqual([second!.notice.attempt])
     expect(noticesOf(c, "Duplicate").filter(map0).map((n) => n.notice.attempt)).toEqual([first!.notice.attempt])
@@ -233,7 +246,7 @@ describe("MapReduce failures (simulated)", () => {
     expect(yield* c.output).toEqual(expected)
   }), limit)
 
-  simTest("an app that keeps failing fails the job after 4 attempts; the coordinator and workers exit", Effect.gen(function*() {
+  simTest("an app that keeps failing fails the job after 4 attempts; everyone exits", Effect.gen(function*() {
     const failing: App.App = {
       ...wcApp,
       map: (file, contents) => {
@@ -264,7 +277,7 @@ describe("MapReduce failures (simulated)", () => {
     expect(Either.isLeft(result) && result.left.message).toContain("no such file or directory")
   }), limit)
 
-  simTest("combiner: map-side partial reduce cuts intermediate records; the output is unchanged", Effect.gen(function*() {
+  simTest("combiner: a map-side partial reduce cuts intermediate records, same output", Effect.gen(function*() {
     // Word count as the original writes it: one ("word", "1") pair per occurrence.
     const ones: App.App = {
       name: "wc-ones",
@@ -285,13 +298,16 @@ describe("MapReduce failures (simulated)", () => {
 
   simTest("custom partitioner: each output file holds exactly its partition's keys", Effect.gen(function*() {
     // Words by first letter: a-e to 0, f-j to 1, ...
-    const byLetter: App.App = { ...wcApp, partition: (key, n) => Math.min(n - 1, Math.floor((key.toLowerCase().charCodeAt(0) - 97) / 5)) }
+    const byLetter: App.App = {
+      ...wcApp,
+      partition: (key, n) => Math.min(n - 1, Math.floor((key.toLowerCase().charCodeAt(0) - 97) / 5))
+    }
     const c = yield* makeCluster({ nReduce: 6 })
     const expected = yield* c.reference(wcApp)
     yield* runJob(c, byLetter, 3)
     expect(yield* c.output).toEqual(expected)
     for (let r = 0; r < 6; r++) {
-      const keys = (yield* c.fs.readFileString(`${JOB_DIR}/mr-out-${r}`)).split("\n").filter((l) => l !== "").map((l) => l.split(" ")[0]!)
+      const keys = yield* keysOf(c, r)
       expect(keys.length).toBeGreaterThan(0)
       for (const k of keys) expect(byLetter.partition!(k, 6)).toBe(r)
     }
@@ -301,7 +317,7 @@ describe("MapReduce failures (simulated)", () => {
     const c = yield* makeCluster()
     yield* runJob(c, wcApp, 2)
     for (let r = 0; r < 10; r++) {
-      const keys = (yield* c.fs.readFileString(`${JOB_DIR}/mr-out-${r}`)).split("\n").filter((l) => l !== "").map((l) => l.split(" ")[0]!)
+      const keys = yield* keysOf(c, r)
       for (const k of keys) expect(ihash(k) % 10).toBe(r)
     }
   }), limit)
@@ -328,6 +344,7 @@ describe("MapReduce simulation replay", () => {
     const b = await Simulation.runOrThrow(scenario, { seed, timeLimit: "600 seconds" })
     expect(a.value).toEqual(b.value)
     expect(a.stats.simulatedMs).toBe(b.stats.simulatedMs)
-    expect(JSON.parse(a.value.notices).filter((n: { notice: Notice }) => n.notice._tag === "Expired").length).toBeGreaterThan(0)
+    const notices = JSON.parse(a.value.notices) as Array<{ notice: Notice }>
+    expect(notices.filter((n) => n.notice._tag === "Expired").length).toBeGreaterThan(0)
   })
 })

@@ -106,7 +106,10 @@ describe("test-mr.sh in simulation", () => {
     const expected = yield* c.reference(apps.early_exit)
     const { coordinator, workers } = yield* start(c, apps.early_exit, 3)
     // Snapshot the output when the first process exits (`wait -n`).
-    const exits: Array<Effect.Effect<unknown>> = [Fiber.await(coordinator.fiber), ...workers.map((w) => Fiber.await(w.fiber))]
+    const exits: Array<Effect.Effect<unknown>> = [
+      Fiber.await(coordinator.fiber),
+      ...workers.map((w) => Fiber.await(w.fiber))
+    ]
     yield* Effect.raceAll(exits)
     const atFirstExit = yield* c.output
     yield* finish(coordinator, workers)
@@ -122,7 +125,7 @@ describe("test-mr.sh in simulation", () => {
     yield* Effect.sleep("1 second")
     yield* c.startWorker(apps.crash)
     // Three loops that restart a worker whenever one exits or crashes, while the job runs.
-    const loops = [yield* c.superviseWorkers(apps.crash), yield* c.superviseWorkers(apps.crash), yield* c.superviseWorkers(apps.crash)]
+    const loops = yield* Effect.all([1, 2, 3].map(() => c.superviseWorkers(apps.crash)))
     yield* Fiber.await(coordinator.fiber)
     yield* Effect.forEach(loops, Fiber.await)
     expect(yield* c.output).toEqual(expected)

@@ -87,7 +87,8 @@ class Scenario {
   output(prefix = "mr-out") {
     const lines: Array<string> = []
     for (const name of readdirSync(this.dir)) {
-      if (name.startsWith(prefix)) lines.push(...readFileSync(join(this.dir, name), "utf8").split("\n").filter((l) => l !== ""))
+      if (!name.startsWith(prefix)) continue
+      lines.push(...readFileSync(join(this.dir, name), "utf8").split("\n").filter((l) => l !== ""))
     }
     return lines.sort()
   }
@@ -105,7 +106,8 @@ class Scenario {
     rmSync(this.dir, { recursive: true, force: true })
   }
   describe() {
-    return this.procs.map((p) => `${p.name}: exit ${p.code ?? "running"}${p.stderr ? `\n  ${p.stderr.trim().split("\n").join("\n  ")}` : ""}`).join("\n")
+    const stderr = (p: Proc) => (p.stderr === "" ? "" : `\n  ${p.stderr.trim().split("\n").join("\n  ")}`)
+    return this.procs.map((p) => `${p.name}: exit ${p.code ?? "running"}${stderr(p)}`).join("\n")
   }
 }
 
@@ -237,11 +239,18 @@ describe.concurrent("test-mr.sh with real processes over TCP", () => {
 
   scenario("concord mr run: coordinator and workers in one command", async (s) => {
     const expected = await reference("wc")
-    const run = s.start("run", ["mr", "run", "--app", "wc", "--workers", "2", "--progress", "log", "--dir", "out", ...INPUTS])
+    const run = s.start("run", [
+      ...["mr", "run", "--app", "wc", "--workers", "2", "--progress", "log", "--dir", "out"],
+      ...INPUTS
+    ])
     expect(await run.exited).toBe(0)
     const dir = join(s.dir, "out")
-    expect(run.stdout).toContain(`output: ${dir}/mr-out-0 … ${dir}/mr-out-9 (10 files; all of it: sort ${dir}/mr-out-*)`)
-    expect(run.stdout).toMatch(/job done in [\d.]+ s: 8 map and 10 reduce tasks, 18 attempts \(0 re-executions, 0 backups, 0 failures\)/)
+    expect(run.stdout).toContain(
+      `output: ${dir}/mr-out-0 … ${dir}/mr-out-9 (10 files; all of it: sort ${dir}/mr-out-*)`
+    )
+    expect(run.stdout).toMatch(
+      /job done in [\d.]+ s: 8 map and 10 reduce tasks, 18 attempts \(0 re-executions, 0 backups, 0 failures\)/
+    )
     expect(run.stderr).toContain("reduce phase done: job complete")
     const lines = readdirSync(dir).filter((n) => n.startsWith("mr-out-")).flatMap((n) =>
       readFileSync(join(dir, n), "utf8").split("\n").filter((l) => l !== "")
@@ -253,7 +262,10 @@ describe.concurrent("test-mr.sh with real processes over TCP", () => {
 
   scenario("concord mr run restarts crashing workers and still gets the right answer", async (s) => {
     const expected = await reference("nocrash")
-    const run = s.start("run", ["mr", "run", "--app", "crash", "--workers", "3", "--max-restarts", "100", "--progress", "log", ...INPUTS])
+    const run = s.start("run", [
+      ...["mr", "run", "--app", "crash", "--workers", "3", "--max-restarts", "100", "--progress", "log"],
+      ...INPUTS
+    ])
     expect(await run.exited).toBe(0)
     expect(run.stderr).toContain("restarting it")
     expect(s.output()).toEqual(expected)

@@ -27,11 +27,19 @@ describe("MemoryFileSystem", () => {
 
   it.effect("initial files, relative paths and sorted listings", () =>
     Effect.gen(function*() {
-      const fs = yield* MemoryFileSystem.make({ files: { "/books/b.txt": "B", "/books/a.txt": "A", x: "X" }, cwd: "/job" })
+      const files = { "/books/b.txt": "B", "/books/a.txt": "A", x: "X" }
+      const fs = yield* MemoryFileSystem.make({ files, cwd: "/job" })
       expect(yield* text(fs, "../books/a.txt")).toBe("A")
       expect(yield* text(fs, "x")).toBe("X")
       expect(yield* fs.readDirectory("/books")).toEqual(["a.txt", "b.txt"])
-      expect(yield* fs.readDirectory("/", { recursive: true })).toEqual(["books", "books/a.txt", "books/b.txt", "job", "job/x", "tmp"])
+      expect(yield* fs.readDirectory("/", { recursive: true })).toEqual([
+        "books",
+        "books/a.txt",
+        "books/b.txt",
+        "job",
+        "job/x",
+        "tmp"
+      ])
       expect(yield* fs.exists("/books/c.txt")).toBe(false)
       expect(yield* fs.exists("/books")).toBe(true)
       expect(Number((yield* fs.stat("/books/a.txt")).size)).toBe(1)

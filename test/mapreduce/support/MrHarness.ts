@@ -16,6 +16,7 @@ import { Transport } from "../../../src/rpc/Transport.js"
 import * as MemoryFileSystem from "../../../src/sim/MemoryFileSystem.js"
 import type { App } from "../../../src/mapreduce/App.js"
 import * as Coordinator from "../../../src/mapreduce/Coordinator.js"
+import type { Notice } from "../../../src/mapreduce/Scheduler.js"
 import * as Sequential from "../../../src/mapreduce/Sequential.js"
 import * as Worker from "../../../src/mapreduce/Worker.js"
 
@@ -66,6 +67,8 @@ export interface ClusterOptions {
 
 export const COORDINATOR = "coordinator"
 
+type WorkerOverrides = Partial<Omit<Worker.WorkerConfig, "id" | "coordinator" | "app" | "dir">>
+
 /** A simulated test-mr.sh run: the file system, the network, and process control. */
 export const makeCluster = (options: ClusterOptions = {}) =>
   Effect.gen(function*() {
@@ -76,14 +79,18 @@ export const makeCluster = (options: ClusterOptions = {}) =>
     const net = yield* SimNetwork.make()
     const alive = new Set<string>()
     let nextPid = 1000
-    const notices: Array<{ readonly atMs: number; readonly notice: import("../../../src/mapreduce/Scheduler.js").Notice }> = []
+    const notices: Array<{ readonly atMs: number; readonly notice: Notice }> = []
     const coordinatorReady = yield* Deferred.make<Coordinator.CoordinatorShape>()
     let coordinatorAlive = false
     let jobDone = false
     const fsLayer = Layer.succeed(FileSystem.FileSystem, fs)
 
     /** Forks a process: a fiber with its own scope, in the cluster's scope. */
-    const spawn = <A, E>(id: string, body: Effect.Effect<A, E, Scope.Scope | Transport | FileSystem.FileSystem>, peers: ReadonlyArray<string>) =>
+    const spawn = <A, E>(
+      id: string,
+      body: Effect.Effect<A, E, Scope.Scope | Transport | FileSystem.FileSystem>,
+      peers: ReadonlyArray<string>
+    ) =>
       Effect.gen(function*() {
         const transport = yield* net.meshTransport(id, peers)
         alive.add(id)
@@ -117,7 +124,7 @@ export const makeCluster = (options: ClusterOptions = {}) =>
         return result
       }).pipe(Effect.ensuring(Effect.sync(() => void (coordinatorAlive = false)))), [])
 
-    const startWorker = (app: App, overrides: Partial<Omit<Worker.WorkerConfig, "id" | "coordinator" | "app" | "dir">> = {}) =>
+    const startWorker = (app: App, overrides: WorkerOverrides = {}) =>
       Effect.suspend(() => {
         const id = String(nextPid++)
         return spawn(id, Worker.run(Worker.makeConfig({
