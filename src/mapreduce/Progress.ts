@@ -70,8 +70,9 @@ export const formatNotice = (notice: Scheduler.Notice, config: Scheduler.Config)
   }
 }
 
-/** The one-line summary of a status, for logs. */
-export const formatStatusLine = (status: Status): string => formatBar(status).replace(/\s*\[[#-]*\]/, "")
+/** A status as a log line: `[2.5s] map 2/2  reduce 1/4  2.0 MB/s  re-executions 1  workers 3`. */
+export const formatStatusLine = (status: Status): string =>
+  `[${seconds(status.elapsedMs)}] ${formatBar(status).replace(/\s*\[[#-]*\]/, "").replace(/\s+\S+s$/, "")}`
 
 /** A timestamped notice, queued by the coordinator's `onNotice` and drained by `render`. */
 export interface TimedNotice {
@@ -82,7 +83,7 @@ export interface TimedNotice {
 /**
  * Renders progress until interrupted: in `bar` mode redraws the bar every `intervalMs` (and prints
  * notices above it); in `log` mode prints notices as they come and a status line every `logEveryMs`
- * while the job moves. `finish` prints the final state (call it after interrupting the loop).
+ * while the counts move. `finish` prints the final state (call it after interrupting the loop).
  */
 export const render = (options: {
   readonly mode: Mode
@@ -97,29 +98,31 @@ export const render = (options: {
   const interval = Duration.millis(options.intervalMs ?? 200)
   const logEvery = options.logEveryMs ?? 5000
   const CLEAR = "\r\x1b[K"
-  const drain = (prefix: string) =>
+  // Notices are stamped with the job's elapsed time, like the status lines.
+  const drain = (prefix: string, status: Status) =>
     Effect.flatMap(Queue.takeAll(options.notices), (items) =>
       Effect.forEach(items, (n) =>
         Option.match(formatNotice(n.notice, options.config), {
           onNone: () => Effect.void,
-          onSome: (line) => write(`${prefix}${line}\n`)
+          onSome: (line) => write(`${prefix}[${seconds(n.atMs - (status.state.startMs ?? n.atMs))}] ${line}\n`)
         }), { discard: true }))
   let lastLogMs = 0
-  let lastLine = ""
+  let lastCounts = ""
   const frame: Effect.Effect<void> = Effect.gen(function*() {
     if (mode === "none") return yield* Queue.takeAll(options.notices)
     const status = yield* options.status
     if (mode === "bar") {
-      yield* drain(CLEAR)
+      yield* drain(CLEAR, status)
       yield* write(`${CLEAR}${formatBar(status)}`)
       return
     }
-    yield* drain("")
+    yield* drain("", status)
+    // A status line every logEveryMs, when the counts moved.
     const line = formatStatusLine(status)
-    const moved = line.replace(/\s+\S+s$/, "") !== lastLine.replace(/\s+\S+s$/, "")
-    if (status.elapsedMs > 0 && status.elapsedMs - lastLogMs >= logEvery && moved) {
+    const counts = line.replace(/^\[\S+\] /, "").replace(/\s+[\d.]+ MB\/s/, "")
+    if (status.elapsedMs > 0 && status.elapsedMs - lastLogMs >= logEvery && counts !== lastCounts) {
       lastLogMs = status.elapsedMs
-      lastLine = line
+      lastCounts = counts
       yield* write(`${line}\n`)
     }
   })
@@ -127,7 +130,6 @@ export const render = (options: {
   const finish = Effect.gen(function*() {
     yield* frame
     if (mode === "bar") yield* write("\n")
-    if (mode === "log") yield* write(`${formatStatusLine(yield* options.status)}\n`)
   })
   /** Prints a line of the caller's own (above the bar, which the next frame redraws). */
   const log = (line: string) => write(mode === "bar" ? `${CLEAR}${line}\n` : `${line}\n`)

@@ -32,7 +32,7 @@ describe("Progress", () => {
     expect(Progress.formatBar(status({ failures: 2 }), 4)).toBe(
       "map 2/2  reduce 1/4  [##--]  2.0 MB/s  re-executions 1  failures 2  workers 3  2.5s"
     )
-    expect(Progress.formatStatusLine(status())).toBe("map 2/2  reduce 1/4  2.0 MB/s  re-executions 1  workers 3  2.5s")
+    expect(Progress.formatStatusLine(status())).toBe("[2.5s] map 2/2  reduce 1/4  2.0 MB/s  re-executions 1  workers 3")
   })
 
   it("throughput is 10^6 bytes per second, 0 before any time passed", () => {
