@@ -4,7 +4,8 @@
  * Each RPC steps the pure scheduler once with the current `Clock` time and answers from its reply; a
  * background fiber ticks it every `tickMs` so that expired leases are noticed (and logged) even when no
  * worker is asking. When the last reduce task is reported the job is done: the coordinator removes the
- * intermediate files (unless told to keep them) and `await` returns the job's summary. It keeps serving
+ * intermediate and temporary files (unless told to keep them; again when its scope closes, in case a
+ * straggling duplicate attempt renamed one in meanwhile) and `await` returns the job's summary. It keeps serving
  * until its scope closes — callers wait a grace period first (`concord mr coordinator` waits 1 s, as
  * the 6.824 coordinator does) so that polling workers hear "exit" rather than find it gone.
  * @since 0.1.0
@@ -174,7 +175,11 @@ export const make = (
       if (state.phase === "Failed") {
         return yield* Deferred.fail(result, new JobFailed({ reason: state.failure ?? "unknown" }))
       }
-      if (!config.keepIntermediate) yield* cleanup
+      if (!config.keepIntermediate) {
+        yield* cleanup
+        // Again at shutdown: a straggling duplicate attempt may have renamed a file in since.
+        yield* Effect.addFinalizer(() => cleanup)
+      }
       const s = yield* status
       yield* Deferred.succeed(result, {
         outputs: Array.from({ length: config.nReduce }, (_, r) => Files.join(config.dir, Files.outputName(r))),
