@@ -325,7 +325,6 @@ const worker = Command.make(
 /** The command line that runs this CLI again (works from dist/ and from source under tsx). */
 const selfCommand = (args: ReadonlyArray<string>) =>
   Process.make(process.execPath, ...process.execArgv, process.argv[1]!, ...args).pipe(
-    Process.stdin("inherit"),
     Process.stdout("inherit"),
     Process.stderr("inherit")
   )
