@@ -108,7 +108,11 @@ const checkInputs = (command: string, files: ReadonlyArray<string>) =>
     const fs = yield* FileSystem.FileSystem
     let total = 0
     for (const file of files) {
-      const unreadable = (e: PlatformError) => fail(ExitCode.BadInput, command, `cannot read ${file}: ${reason(e)}`)
+      // @effect/cli passes an unknown flag after the first FILE through as a FILE.
+      const unreadable = (e: PlatformError) =>
+        file.startsWith("-")
+          ? fail(ExitCode.BadInput, command, `unknown option ${file} (see concord mr ${command} --help)`)
+          : fail(ExitCode.BadInput, command, `cannot read ${file}: ${reason(e)}`)
       const info = yield* fs.stat(file).pipe(Effect.catchAll(unreadable))
       if (info.type !== "File") return yield* fail(ExitCode.BadInput, command, `${file} is not a file`)
       yield* fs.access(file, { readable: true }).pipe(Effect.catchAll(unreadable))

@@ -93,6 +93,8 @@ describe("concord mr (in process)", () => {
     expect(lease.stderr).toContain(`--lease: "soon" is not a duration (try 10s, 500ms, 2m)`)
     expect((await run("mr", "run", "--app", "wc")).code).toBe(3) // no FILE
     expect((await run("mr", "run", "--app", "wc", "--progress", "fancy", inputs[0]!)).code).toBe(3)
+    const unknown = await run("mr", "run", "--app", "wc", inputs[0]!, "--bogus")
+    expect(unknown).toEqual({ code: 3, stdout: "", stderr: "concord mr run: unknown option --bogus (see concord mr run --help)" })
   })
 
   it("a coordinator that cannot listen exits 1 with the reason", async () => {
