@@ -10,7 +10,10 @@ import { Schema } from "effect"
 import * as Transport from "../rpc/Transport.js"
 
 const Index = Schema.NonNegativeInt
-const Counters = Schema.Record({ key: Schema.String, value: Schema.Number })
+const Attempt = Schema.NonNegativeInt
+const Count = Schema.Int.pipe(Schema.positive())
+// Counters may be fractional (a user's choice), never NaN or infinite.
+const Counters = Schema.Record({ key: Schema.String, value: Schema.Finite })
 
 export const TaskKind = Schema.Literal("Map", "Reduce")
 
@@ -18,18 +21,18 @@ export const TaskId = Schema.Struct({ kind: TaskKind, index: Index })
 
 /** Run map task `index` over `file`, as attempt `attempt`, writing `mr-<index>-<r>` for every r < nReduce. */
 export class MapTask extends Schema.TaggedClass<MapTask>()("MapTask", {
-  attempt: Schema.Int,
+  attempt: Attempt,
   index: Index,
   file: Schema.String,
-  nReduce: Schema.Int,
+  nReduce: Count,
   backup: Schema.Boolean
 }) {}
 
 /** Run reduce task `index` over `mr-<m>-<index>` for every m < nMap, as attempt `attempt`, writing `mr-out-<index>`. */
 export class ReduceTask extends Schema.TaggedClass<ReduceTask>()("ReduceTask", {
-  attempt: Schema.Int,
+  attempt: Attempt,
   index: Index,
-  nMap: Schema.Int,
+  nMap: Schema.NonNegativeInt,
   backup: Schema.Boolean
 }) {}
 
@@ -67,7 +70,7 @@ export class ReportTask extends Schema.TaggedRequest<ReportTask>()("MrReportTask
   payload: {
     worker: Schema.String,
     task: TaskId,
-    attempt: Schema.Int,
+    attempt: Attempt,
     outcome: Outcome
   }
 }) {}

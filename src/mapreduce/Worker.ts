@@ -120,7 +120,10 @@ export const run = (config: WorkerConfig): Effect.Effect<WorkerExit, never, Tran
           dir: config.dir,
           isAlive: config.isAlive,
           crash: config.crash,
-          count: (name, delta) => Effect.sync(() => void (counters[name] = (counters[name] ?? 0) + delta))
+          count: (name, delta) =>
+            Number.isFinite(delta)
+              ? Effect.sync(() => void (counters[name] = (counters[name] ?? 0) + delta))
+              : Effect.dieMessage(`counter ${name}: ${delta} is not a finite number`)
         }
         const ctx: TaskContext = {
           app: config.app,

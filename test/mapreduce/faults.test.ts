@@ -268,6 +268,21 @@ describe("MapReduce failures (simulated)", () => {
     }
   }), limit)
 
+  simTest("a counter that is not a finite number fails the task, not the worker", Effect.gen(function*() {
+    const nan: App.App = {
+      ...wcApp,
+      map: (file, contents) => Effect.as(App.count("ratio", 0 / 0), wcApp.map(file, contents) as Iterable<App.KeyValue>)
+    }
+    const c = yield* makeCluster()
+    const coordinator = yield* c.startCoordinator()
+    const worker = yield* c.startWorker(nan)
+    const result = yield* Fiber.join(coordinator.fiber)
+    const message = Either.isLeft(result) ? result.left.message : ""
+    expect(message).toMatch(/failed 4 times; last error: .*counter ratio: NaN is not a finite number/)
+    const exit = yield* Fiber.await(worker.fiber)
+    expect(Exit.isSuccess(exit)).toBe(true)
+  }), limit)
+
   simTest("a missing input fails its map task and the job, with the file named", Effect.gen(function*() {
     const c = yield* makeCluster({ inputs: [...INPUTS, "../no-such-book.txt"] })
     const coordinator = yield* c.startCoordinator()
