@@ -12,7 +12,7 @@
  */
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Clock, Data, Deferred, Duration, Effect, type Scope } from "effect"
+import { Clock, Context, Data, Deferred, Duration, Effect, Layer, type Scope } from "effect"
 import { Transport } from "../rpc/Transport.js"
 import * as Files from "./internal/files.js"
 import { Exit, type MapReduceRequest, MapReduceProtocol, MapTask, ReduceTask, Wait } from "./Messages.js"
@@ -86,6 +86,9 @@ export interface CoordinatorShape {
   /** Whether the job is over (done or failed). */
   readonly finished: Effect.Effect<boolean>
 }
+
+/** The coordinator service tag. */
+export class Coordinator extends Context.Tag("concord/mapreduce/Coordinator")<Coordinator, CoordinatorShape>() {}
 
 /** Starts a coordinator that serves until the scope closes. Fails if the job directory cannot be made. */
 export const make = (
@@ -196,3 +199,8 @@ export const make = (
       finished: Effect.sync(() => Scheduler.isFinished(state))
     } satisfies CoordinatorShape
   })
+
+/** A coordinator as a Layer (needs a `Transport` and a `FileSystem`); it serves while the Layer lives. */
+export const layer = (
+  config: CoordinatorConfig
+): Layer.Layer<Coordinator, PlatformError, Transport | FileSystem.FileSystem> => Layer.scoped(Coordinator, make(config))

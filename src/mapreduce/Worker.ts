@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import type { FileSystem } from "@effect/platform"
-import { Clock, Duration, Effect, Either, Fiber, Schedule, type Scope } from "effect"
+import { Clock, Context, Duration, Effect, Either, Fiber, Layer, Schedule, type Scope } from "effect"
 import { Transport, type NodeId } from "../rpc/Transport.js"
 import type { App, MrEnvShape } from "./App.js"
 import { GetTask, type MapTask, type ReduceTask, ReportTask, Failed, Succeeded } from "./Messages.js"
@@ -189,6 +189,9 @@ export const run = (config: WorkerConfig): Effect.Effect<WorkerExit, never, Tran
     }
   })
 
+/** The worker service tag. */
+export class Worker extends Context.Tag("concord/mapreduce/Worker")<Worker, WorkerShape>() {}
+
 /** Starts a worker in the background of the current scope. */
 export const make = (
   config: WorkerConfig
@@ -198,3 +201,7 @@ export const make = (
     fiber,
     await: Fiber.join(fiber)
   }))
+
+/** A worker as a Layer (needs a `Transport` and a `FileSystem`); it works while the Layer lives. */
+export const layer = (config: WorkerConfig): Layer.Layer<Worker, never, Transport | FileSystem.FileSystem> =>
+  Layer.scoped(Worker, make(config))

@@ -5,7 +5,7 @@
  * partitioner, and replay of a whole run from its seed.
  */
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, Exit, Fiber, Random } from "effect"
+import { Effect, Either, Exit, Fiber, Layer, Random } from "effect"
 import { describe, expect, it } from "vitest"
 import { simTest } from "../support/simTest.js"
 import * as App from "../../src/mapreduce/App.js"
@@ -16,6 +16,10 @@ import { ihash } from "../../src/mapreduce/internal/text.js"
 import { runMap } from "../../src/mapreduce/internal/tasks.js"
 import { GetTask, ReportTask, Succeeded } from "../../src/mapreduce/Messages.js"
 import type { Notice } from "../../src/mapreduce/Scheduler.js"
+import * as Coordinator from "../../src/mapreduce/Coordinator.js"
+import * as Worker from "../../src/mapreduce/Worker.js"
+import * as SimNetwork from "../../src/rpc/SimNetwork.js"
+import * as MemoryFileSystem from "../../src/sim/MemoryFileSystem.js"
 import * as Simulation from "../../src/sim/Simulation.js"
 import { books, COORDINATOR, INPUTS, JOB_DIR, makeCluster, type Cluster } from "./support/MrHarness.js"
 
@@ -335,6 +339,34 @@ describe("MapReduce failures (simulated)", () => {
       const keys = yield* keysOf(c, r)
       for (const k of keys) expect(ihash(k) % 10).toBe(r)
     }
+  }), limit)
+})
+
+describe("MapReduce services as Layers", () => {
+  simTest("a coordinator Layer and two worker Layers run a job", Effect.gen(function*() {
+    const files: Record<string, Uint8Array> = {}
+    for (const b of books) files[`/${b.name}`] = b.data
+    const fs = yield* MemoryFileSystem.make({ files })
+    const net = yield* SimNetwork.make()
+    const inputs = books.map((b) => `/${b.name}`)
+    const worker = (id: string) =>
+      Worker.layer(Worker.makeConfig({ id, coordinator: "c", app: wcApp, dir: "/job" })).pipe(
+        Layer.provide(SimNetwork.layerMesh(id, ["c"]))
+      )
+    const summary = yield* Effect.flatMap(Coordinator.Coordinator, (c) => c.await).pipe(
+      Effect.provide(Layer.mergeAll(
+        Coordinator.layer(Coordinator.makeConfig({ inputs, nReduce: 3, dir: "/job" })).pipe(
+          Layer.provide(SimNetwork.layerMesh("c", []))
+        ),
+        worker("w1"),
+        worker("w2")
+      )),
+      Effect.provideService(FileSystem.FileSystem, fs),
+      Effect.provideService(SimNetwork.SimNetwork, net)
+    )
+    expect(summary.outputs).toEqual(["/job/mr-out-0", "/job/mr-out-1", "/job/mr-out-2"])
+    expect(summary.stats["reduce.output.records"]).toBe(22107)
+    expect(summary.progress.workers).toBe(2)
   }), limit)
 })
 
