@@ -26,9 +26,9 @@ export const simTest = (
   name: string,
   body: Effect.Effect<void, unknown, Scope.Scope | TestRun>,
   options: SimTestOptions = {}
-) =>
-  it(name, async () => {
-    const plan = Simulation.seedPlan(process.env, () => randomInt(1, 2 ** 31 - 1))
+) => {
+  const plan = Simulation.seedPlan(process.env, () => randomInt(1, 2 ** 31 - 1))
+  return it(name, async () => {
     const file = expect.getState().testPath ?? ""
     const failures: Array<{ seed: number; text: string }> = []
     let simulatedMs = 0
@@ -60,4 +60,5 @@ export const simTest = (
           `replay: ${replay}\n${first.text}`
       )
     }
-  }, options.wallTimeoutMs ?? 120_000)
+  }, (options.wallTimeoutMs ?? 120_000) * plan.seeds.length) // a sweep runs its seeds in one vitest test
+}
