@@ -7,21 +7,17 @@
  * Runners, each a fresh process, timed from spawn to exit (best of `reps`, default 3):
  *   single    plain Node word count in one process (read, count into a Map, sort, write)
  *   threads2  the same with 2 worker_threads, each counting half of the files, merged in the main thread
- *   mr1, mr2  `concord mr run --app wc --workers 1|2` (compiled CLI: a coordinator plus worker processes)
+ *   mr1, mr2  `concord mr run --app wc --workers 1|2` (the bundled CLI that ships: a coordinator plus worker processes)
  * The baselines use the same counting loop as the wc app (a char-code scan into a Map), so the ratios
  * measure what the framework costs, not a different algorithm. For the MapReduce runs the job time
  * (first task request to last report, as the coordinator reports it) is shown as well: the difference
- * to the end-to-end time is process start-up (Node + Effect module loading, ~0.7 s per process here).
- * Every run's output is checked against the single-process one.
- *
- * The CLI is compiled (tsc) into node_modules/.cache/concord-bench first, so the runs measure what
- * `concord` (dist/) runs, without tsx. Most of the MapReduce runs' start-up is Node loading the few
- * hundred ES modules of effect, @effect/cli and @effect/platform-node: to show how much, the CLI is
- * also bundled into one file with esbuild (tsx's own dependency; skipped if absent) and the 2-worker
- * run repeated with the bundle.
+ * to the end-to-end time is process start-up (Node loading the bundled CLI, ~0.2 s per process; ~0.7 s
+ * unbundled, which is why `concord` ships as one esbuild bundle). Every run's output is checked against
+ * the single-process one. The CLI is bundled into node_modules/.cache/concord-bench first, exactly as
+ * `npm run build` bundles dist/concord.mjs.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -128,30 +124,10 @@ export async function run(args: ReadonlyArray<string>) {
   const scale = opt("scale", 50)
   const work = mkdtempSync(join(tmpdir(), "concord-bench-mr-"))
   try {
-    console.log("compiling the CLI (tsc)…")
-    const tsc = join(ROOT, "node_modules/typescript/bin/tsc")
-    const tscArgs = [tsc, "-p", join(ROOT, "tsconfig.build.json"), "--outDir", BUILD]
-    execFileSync(process.execPath, tscArgs, { stdio: "inherit" })
-    const esbuild = join(ROOT, "node_modules/.bin/esbuild")
-    const bundle = join(BUILD, "bundle/main.mjs")
-    let bundled = false
-    if (existsSync(esbuild)) {
-      try {
-        execFileSync(esbuild, [
-          join(ROOT, "src/cli/main.ts"),
-          "--bundle",
-          "--platform=node",
-          "--format=esm",
-          `--outfile=${bundle}`,
-          "--log-level=error",
-          // Bundled CommonJS dependencies (msgpackr) call require: give the ES module one.
-          "--banner:js=import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
-        ], { stdio: "inherit" })
-        bundled = true
-      } catch {
-        console.log("(esbuild failed: no bundled runs)")
-      }
-    }
+    // Measure what ships: the bundled CLI (scripts/bundle-cli.mjs, as `npm run build` makes it).
+    console.log("bundling the CLI…")
+    const cli = join(BUILD, "concord.mjs")
+    execFileSync(process.execPath, [join(ROOT, "scripts/bundle-cli.mjs"), cli], { cwd: ROOT, stdio: "inherit" })
     writeFileSync(join(work, "count.mjs"), COUNT)
     writeFileSync(join(work, "single.mjs"), SINGLE)
     writeFileSync(join(work, "threads.mjs"), THREADS)
@@ -174,7 +150,6 @@ export async function run(args: ReadonlyArray<string>) {
       { name: "8 books", files: books, bytes: all.length },
       { name: `books x${scale}`, files: big, bytes: all.length * scale }
     ]
-    const cli = join(BUILD, "cli/main.js")
     for (const corpus of corpora) {
       const size = `${(corpus.bytes / 1e6).toFixed(1)} MB`
       console.log(`\n${corpus.name}: ${corpus.files.length} files, ${size}; best of ${reps} runs`)
@@ -191,16 +166,12 @@ export async function run(args: ReadonlyArray<string>) {
           go: (i) => node("threads.mjs", "2", join(work, `threads-${i}.txt`)),
           outputs: (i) => [join(work, `threads-${i}.txt`)]
         },
-        ...[
-          { w: 1, main: cli, label: "" },
-          { w: 2, main: cli, label: "" },
-          ...(bundled ? [{ w: 2, main: bundle, label: " (bundle)" }] : [])
-        ].map(({ w, main, label }, k) => ({
-          name: `mr run, ${w} worker${w > 1 ? "s" : ""}${label}`,
+        ...[1, 2].map((w, k) => ({
+          name: `mr run, ${w} worker${w > 1 ? "s" : ""}`,
           go: (i: number) => {
             const dir = join(work, `mr${k}-${i}`)
             const args = ["mr", "run", "--app", "wc", "--workers", String(w), "--progress", "none", "--dir", dir]
-            return timed(process.execPath, [main, ...args, ...corpus.files], work)
+            return timed(process.execPath, [cli, ...args, ...corpus.files], work)
           },
           outputs: (i: number) => outputsOf(join(work, `mr${k}-${i}`))
         }))
