@@ -11,9 +11,10 @@ import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
 import * as Check from "./check.js"
+import * as Kv from "./kv.js"
 import * as Mr from "./mr.js"
 
-const subcommands = [Check.command, Mr.command] as const
+const subcommands = [Kv.command, Check.command, Mr.command] as const
 
 const concord = Command.make("concord").pipe(
   Command.withDescription(

@@ -12,7 +12,7 @@ import { Context, Data, Duration, Effect, Layer, Random } from "effect"
 import { withoutStack } from "../internal/errors.js"
 import type { NotLeader } from "../raft/Raft.js"
 import { type NodeId, Transport, type TransportError } from "../rpc/Transport.js"
-import { KvGet, KvPutAppend, type KvRetry } from "./Messages.js"
+import { KvGet, type KvRetry, KvStatus, KvWrite, type NodeStatus } from "./Messages.js"
 
 export interface Options {
   /** The servers of the cluster (their names on the Transport). */
@@ -32,13 +32,22 @@ export interface OperationOptions {
 
 /** The caller's deadline passed before the operation completed (a Put/Append may still take effect). */
 export class KvTimeout extends Data.TaggedError("KvTimeout")<{
-  readonly op: "get" | "put" | "append"
+  readonly op: "get" | "put" | "append" | "delete"
   readonly key: string
   readonly after: Duration.Duration
 }> {
   override get message() {
     return `${this.op} ${JSON.stringify(this.key)} did not complete within ${Duration.format(this.after)}`
   }
+}
+
+/** A write on behalf of another client, with that client's own id and sequence number. */
+export interface ForwardedWrite {
+  readonly op: "put" | "append" | "delete"
+  readonly key: string
+  readonly value: string
+  readonly clientId: number
+  readonly seq: number
 }
 
 export interface KvClientShape {
@@ -48,6 +57,15 @@ export interface KvClientShape {
   readonly put: (key: string, value: string, options?: OperationOptions) => Effect.Effect<void, KvTimeout>
   /** Appends to the value (an absent key counts as ""). */
   readonly append: (key: string, value: string, options?: OperationOptions) => Effect.Effect<void, KvTimeout>
+  readonly delete: (key: string, options?: OperationOptions) => Effect.Effect<void, KvTimeout>
+  /**
+   * Sends a write under another client's id and sequence number (a proxy, such as the HTTP API, doing
+   * so for its own callers): retried like the others, executed once per (clientId, seq). Not
+   * serialized with this client's own operations.
+   */
+  readonly forward: (write: ForwardedWrite, options?: OperationOptions) => Effect.Effect<void, KvTimeout>
+  /** One server's status (no retry). */
+  readonly status: (server: NodeId) => Effect.Effect<NodeStatus, TransportError>
 }
 
 export class KvClient extends Context.Tag("concord/KvClient")<KvClient, KvClientShape>() {}
@@ -65,13 +83,9 @@ export const make = (options: Options): Effect.Effect<KvClientShape, never, Tran
     let leader = yield* Random.nextIntBetween(0, servers.length)
     let seq = 0
 
-    /** Sends `make(seq)` until some server answers; the request keeps its sequence number throughout. */
-    const run = <A>(
-      request: (seq: number) => KvGet | KvPutAppend,
-      decode: (reply: unknown) => A
-    ): Effect.Effect<A> =>
+    /** Sends `request` until some server answers; it keeps its client id and sequence number throughout. */
+    const send = <A>(req: KvGet | KvWrite, decode: (reply: unknown) => A): Effect.Effect<A> =>
       Effect.suspend(() => {
-        const req = request(++seq)
         let failuresInARow = 0
         const attempt: Effect.Effect<A> = Effect.suspend(() => {
           const server = servers[leader]!
@@ -93,28 +107,28 @@ export const make = (options: Options): Effect.Effect<KvClientShape, never, Tran
         return attempt
       })
 
-    const withDeadline = <A>(effect: Effect.Effect<A>, op: KvTimeout["op"], key: string, o?: OperationOptions) => {
-      const serialized = one.withPermits(1)(effect)
-      if (o?.timeout === undefined) return serialized
+    const deadline = <A>(effect: Effect.Effect<A>, op: KvTimeout["op"], key: string, o?: OperationOptions) => {
+      if (o?.timeout === undefined) return effect
       const after = Duration.decode(o.timeout)
-      return Effect.timeoutFail(serialized, {
+      return Effect.timeoutFail(effect, {
         duration: after,
         onTimeout: () => withoutStack(() => new KvTimeout({ op, key, after }))
       })
     }
+    /** This client's own operations: one at a time, each with the next sequence number. */
+    const own = <A>(request: (seq: number) => KvGet | KvWrite, decode: (reply: unknown) => A, op: KvTimeout["op"], key: string, o?: OperationOptions) =>
+      deadline(one.withPermits(1)(Effect.suspend(() => send(request(++seq), decode))), op, key, o)
+    const write = (op: ForwardedWrite["op"], key: string, value: string, o?: OperationOptions) =>
+      own((s) => new KvWrite({ op, key, value, clientId, seq: s }, true), () => undefined, op, key, o)
 
     return {
       clientId,
-      get: (key, o) => withDeadline(run((s) => new KvGet({ key, clientId, seq: s }, true), (v) => v as string), "get", key, o),
-      put: (key, value, o) =>
-        withDeadline(run((s) => new KvPutAppend({ op: "put", key, value, clientId, seq: s }, true), () => undefined), "put", key, o),
-      append: (key, value, o) =>
-        withDeadline(
-          run((s) => new KvPutAppend({ op: "append", key, value, clientId, seq: s }, true), () => undefined),
-          "append",
-          key,
-          o
-        )
+      get: (key, o) => own((s) => new KvGet({ key, clientId, seq: s }, true), (v) => v as string, "get", key, o),
+      put: (key, value, o) => write("put", key, value, o),
+      append: (key, value, o) => write("append", key, value, o),
+      delete: (key, o) => write("delete", key, "", o),
+      forward: (w, o) => deadline(send(new KvWrite(w, true), () => undefined), w.op, w.key, o),
+      status: (server) => transport.call(server, new KvStatus({}, true), callOptions)
     }
   })
 

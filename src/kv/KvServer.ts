@@ -3,7 +3,8 @@
  *
  * It runs `KvStateMachine` on the node's `Raft` through `ReplicatedStateMachine` and serves the KV
  * protocol on the node's `Transport`:
- * - Put/Append are proposed to the log and answered once applied here (this node must lead);
+ * - writes (put, append, delete) are proposed to the log and answered once applied here (this node
+ *   must lead);
  * - Get is linearizable without a log write: ReadIndex confirms leadership with a majority, then the
  *   value is read once the state machine has applied through the read point. `getMode: "log"` routes
  *   Gets through the log instead (for comparison; `npm run bench -- kvreads` measures both).
@@ -17,9 +18,9 @@ import { Effect, type Scope } from "effect"
 import { type NodeStopped, NotLeader, type Raft } from "../raft/Raft.js"
 import * as Rsm from "../raft/ReplicatedStateMachine.js"
 import { Transport } from "../rpc/Transport.js"
-import type { LogStorage, StorageError } from "../storage/LogStorage.js"
+import { LogStorage, type StorageError } from "../storage/LogStorage.js"
 import * as Kv from "./KvStateMachine.js"
-import { type KvGet, KvProtocol, type KvPutAppend, KvRetry } from "./Messages.js"
+import { KvProtocol, type KvRequest, KvRetry, NodeStatus } from "./Messages.js"
 
 export interface Options {
   /** Snapshot when the Raft state (hard state + log) nears this many bytes; −1 never. */
@@ -28,11 +29,15 @@ export interface Options {
   readonly getMode?: "readIndex" | "log"
   /** A request not applied within this time is answered with `KvRetry`. Default 1000 ms. */
   readonly requestTimeoutMs?: number
+  /** Member addresses to report in `KvStatus` (a real deployment passes its peers map). */
+  readonly peers?: Readonly<Record<string, string>>
 }
 
 export interface KvServerShape {
   /** The replicated state machine (status, local state). */
   readonly replica: Rsm.ReplicatedStateMachine<Kv.KvState, Kv.KvCommand, Kv.KvResult>
+  /** This node's status: Raft state, applied index, log and snapshot sizes, members. */
+  readonly status: Effect.Effect<NodeStatus>
 }
 
 /** Snapshot at this fraction of `maxRaftState`, leaving room for the entries that arrive meanwhile. */
@@ -63,17 +68,36 @@ export const make = (
         )
       )
 
-    yield* transport.serve<KvGet | KvPutAppend, never>(KvProtocol, {
+    const storage = yield* LogStorage
+    const status = Effect.gen(function*() {
+      const s = yield* replica.raft.status
+      const sizes = yield* storage.sizes
+      return new NodeStatus({
+        id: s.id,
+        role: s.role,
+        term: s.term,
+        leader: s.leader,
+        commit: s.commit,
+        applied: (yield* replica.local).applied,
+        lastIndex: s.lastIndex,
+        snapshotIndex: s.snapshotIndex,
+        logBytes: sizes.logBytes,
+        snapshotBytes: sizes.snapshotBytes,
+        peers: options.peers ?? {}
+      })
+    })
+    yield* transport.serve<KvRequest, never>(KvProtocol, {
       KvGet: (req) =>
         options.getMode === "log"
           ? answer(replica.execute({ op: "get", key: req.key, clientId: req.clientId, seq: req.seq })).pipe(
             Effect.map((r) => r.value)
           )
           : answer(replica.read((state) => Kv.get(state, req.key))),
-      KvPutAppend: (req) =>
+      KvWrite: (req) =>
         answer(replica.execute({ op: req.op, key: req.key, value: req.value, clientId: req.clientId, seq: req.seq })).pipe(
           Effect.asVoid
-        )
+        ),
+      KvStatus: () => status
     })
-    return { replica }
+    return { replica, status }
   })

@@ -1,6 +1,6 @@
 /**
- * The key/value state machine replicated by `KvServer`: Get, Put and Append over a map of strings,
- * with a duplicate table so that every Put and Append executes exactly once however often a client
+ * The key/value state machine replicated by `KvServer`: Get, Put, Append and Delete over a map of
+ * strings, with a duplicate table so that every write executes exactly once however often a client
  * retries it.
  *
  * Duplicate detection: each client numbers its operations 1, 2, 3, ... and has at most one in flight
@@ -16,7 +16,7 @@ import type { StateMachine } from "../raft/ReplicatedStateMachine.js"
 
 /** A command as stored in the Raft log. Gets enter the log only in `getMode: "log"`. */
 export const KvCommand = Schema.Struct({
-  op: Schema.Literal("get", "put", "append"),
+  op: Schema.Literal("get", "put", "append", "delete"),
   key: Schema.String,
   value: Schema.optional(Schema.String),
   clientId: Schema.NonNegativeInt,
@@ -50,6 +50,9 @@ export const apply = (state: KvState, cmd: KvCommand): KvResult => {
       break
     case "append":
       state.data.set(cmd.key, (state.data.get(cmd.key) ?? "") + (cmd.value ?? ""))
+      break
+    case "delete":
+      state.data.delete(cmd.key)
       break
   }
   state.dups.set(cmd.clientId, { seq: cmd.seq, result })

@@ -20,17 +20,19 @@ export const KvFailure = Schema.Union(NotLeader, KvRetry)
 const ClientId = Schema.NonNegativeInt
 const Seq = Schema.NonNegativeInt
 
+/** A linearizable read of one key ("" when absent). */
 export class KvGet extends Schema.TaggedRequest<KvGet>()("KvGet", {
   failure: KvFailure,
   success: Schema.String,
   payload: { key: Schema.String, clientId: ClientId, seq: Seq }
 }) {}
 
-export class KvPutAppend extends Schema.TaggedRequest<KvPutAppend>()("KvPutAppend", {
+/** A write: put (set), append (concatenate; an absent key counts as ""), delete. Executed exactly once. */
+export class KvWrite extends Schema.TaggedRequest<KvWrite>()("KvWrite", {
   failure: KvFailure,
   success: Schema.Void,
   payload: {
-    op: Schema.Literal("put", "append"),
+    op: Schema.Literal("put", "append", "delete"),
     key: Schema.String,
     value: Schema.String,
     clientId: ClientId,
@@ -38,4 +40,28 @@ export class KvPutAppend extends Schema.TaggedRequest<KvPutAppend>()("KvPutAppen
   }
 }) {}
 
-export const KvProtocol = Transport.protocol("KV", KvGet, KvPutAppend)
+export class NodeStatus extends Schema.Class<NodeStatus>("NodeStatus")({
+  id: Schema.String,
+  role: Schema.Literal("Follower", "PreCandidate", "Candidate", "Leader"),
+  term: Schema.NonNegativeInt,
+  leader: Schema.NullOr(Schema.String),
+  commit: Schema.NonNegativeInt,
+  applied: Schema.NonNegativeInt,
+  lastIndex: Schema.NonNegativeInt,
+  snapshotIndex: Schema.NonNegativeInt,
+  logBytes: Schema.NonNegativeInt,
+  snapshotBytes: Schema.NonNegativeInt,
+  /** The members and their addresses, when the node knows them (a real deployment does). */
+  peers: Schema.Record({ key: Schema.String, value: Schema.String })
+}) {}
+
+/** A node's own view of itself and the cluster. Any node answers. */
+export class KvStatus extends Schema.TaggedRequest<KvStatus>()("KvStatus", {
+  failure: Schema.Never,
+  success: NodeStatus,
+  payload: {}
+}) {}
+
+export type KvRequest = KvGet | KvWrite | KvStatus
+
+export const KvProtocol = Transport.protocol("KV", KvGet, KvWrite, KvStatus)
