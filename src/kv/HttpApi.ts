@@ -124,6 +124,12 @@ export const serve = (
 
     const bodyValue = (request: HttpServerRequest.HttpServerRequest) =>
       Effect.gen(function*() {
+        // Refuse by the declared length before reading: answering mid-upload resets the connection.
+        // (A chunked body without a length is cut off by the size limit below instead.)
+        const declared = Option.map(Headers.get(request.headers, "content-length"), Number)
+        if (Option.isSome(declared) && declared.value > maxValue + 1024) {
+          return yield* reject("value_too_large", `values are limited to ${maxValue} bytes`)
+        }
         const text = yield* request.text.pipe(
           HttpIncomingMessage.withMaxBodySize(Option.some(maxValue + 1024)),
           Effect.mapError(() => new HttpFailure("value_too_large", `values are limited to ${maxValue} bytes`))

@@ -1,0 +1,111 @@
+/**
+ * Child `concord kv serve` processes for `cluster up` and the demo: spawned with this process's own
+ * Node, flags and entry point (so it works from the bundle and from source), stopped (SIGTERM, then
+ * SIGKILL after 5 s) when their scope closes.
+ * @internal
+ */
+import { Deferred, Effect, type Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as net from "node:net"
+
+export interface Child {
+  readonly name: string
+  readonly process: ChildProcess
+  /** The first line the child printed on stdout (its "listening" line), or its exit if it died first. */
+  readonly ready: Deferred.Deferred<string, ChildExit>
+  /** Completes with the exit code (or the signal) when the child exits. */
+  readonly exited: Deferred.Deferred<ChildExit>
+  /** The last lines the child wrote to stderr (for error reports). */
+  readonly lastErrors: Array<string>
+}
+
+export interface ChildExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly lastError: string | undefined
+}
+
+export const describeExit = (e: ChildExit) =>
+  (e.signal !== null ? `killed by ${e.signal}` : `exited with code ${e.code}`) + (e.lastError ? `: ${e.lastError}` : "")
+
+/** The command line that runs this same `concord` (bundle or source) with `args`. */
+export const selfCommand = (args: ReadonlyArray<string>): [string, Array<string>] => [
+  process.execPath,
+  [...process.execArgv, process.argv[1]!, ...args]
+]
+
+/** Spawns `concord <args>`; `onStderr` sees each stderr line. Stopped when the scope closes. */
+export const spawnConcord = (
+  name: string,
+  args: ReadonlyArray<string>,
+  onStderr: (line: string) => void
+): Effect.Effect<Child, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const [command, argv] = selfCommand(args)
+      const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"] })
+      const ready = Deferred.unsafeMake<string, ChildExit>(undefined as any)
+      const exited = Deferred.unsafeMake<ChildExit>(undefined as any)
+      const lastErrors: Array<string> = []
+      let stdoutBuffer = ""
+      child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+        stdoutBuffer += chunk
+        const nl = stdoutBuffer.indexOf("\n")
+        if (nl >= 0) Deferred.unsafeDone(ready, Effect.succeed(stdoutBuffer.slice(0, nl)))
+      })
+      let stderrBuffer = ""
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+        stderrBuffer += chunk
+        let nl: number
+        while ((nl = stderrBuffer.indexOf("\n")) >= 0) {
+          const line = stderrBuffer.slice(0, nl)
+          stderrBuffer = stderrBuffer.slice(nl + 1)
+          lastErrors.push(line)
+          if (lastErrors.length > 20) lastErrors.shift()
+          onStderr(line)
+        }
+      })
+      child.on("exit", (code, signal) => {
+        const e: ChildExit = { code, signal, lastError: lastErrors.filter((l) => l.trim().length > 0).at(-1) }
+        Deferred.unsafeDone(ready, Effect.fail(e))
+        Deferred.unsafeDone(exited, Effect.succeed(e))
+      })
+      child.on("error", (err) => {
+        const e: ChildExit = { code: null, signal: null, lastError: err.message }
+        Deferred.unsafeDone(ready, Effect.fail(e))
+        Deferred.unsafeDone(exited, Effect.succeed(e))
+      })
+      return { name, process: child, ready, exited, lastErrors }
+    }),
+    (child) => stop(child)
+  )
+
+/** SIGTERM, then SIGKILL if the child has not exited within 5 s. */
+export const stop = (child: Child): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    if (yield* Deferred.isDone(child.exited)) return
+    child.process.kill("SIGTERM")
+    const done = yield* Deferred.await(child.exited).pipe(Effect.timeout("5 seconds"), Effect.option)
+    if (done._tag === "None") {
+      child.process.kill("SIGKILL")
+      yield* Deferred.await(child.exited).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+    }
+  })
+
+/** Whether `host:port` can be bound right now (false: something listens there). */
+export const portFree = (host: string, port: number): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const server = net.createServer()
+    server.once("error", () => resume(Effect.succeed(false)))
+    server.listen(port, host, () => server.close(() => resume(Effect.succeed(true))))
+  })
+
+/** A free port on `host`, chosen by the OS. */
+export const freePort = (host = "127.0.0.1"): Effect.Effect<number> =>
+  Effect.async<number>((resume) => {
+    const server = net.createServer()
+    server.listen(0, host, () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resume(Effect.succeed(port)))
+    })
+  })

@@ -1,0 +1,302 @@
+/**
+ * Real deployment: `concord kv serve` processes on loopback (a fresh CLI bundle, as shipped), file
+ * storage in a temp directory. Every wait is bounded; every process is killed and the directory
+ * removed at the end.
+ *
+ * - Three servers: writes through HTTP and through KvClient (TCP); SIGKILL the leader; the new leader
+ *   serves writes; restart the killed node; every acknowledged write is on all three.
+ * - Malformed input on both ports never takes a server down, and others keep being served.
+ * - A person's mistakes get one-line errors: unknown flag, port in use, someone else's data
+ *   directory, a corrupt log, unreachable endpoints.
+ */
+import { Effect, Layer } from "effect"
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as KvClient from "../../src/kv/KvClient.js"
+import * as Tcp from "../../src/rpc/Tcp.js"
+
+const root = join(import.meta.dirname, "../..")
+let work = ""
+let bundle = ""
+const running = new Set<ChildProcess>()
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+
+interface Server {
+  readonly id: string
+  readonly child: ChildProcess
+  readonly exited: Promise<number | null>
+  readonly stderr: () => string
+}
+
+const serve = (id: string, peers: string, dataDir: string, httpPort: number, extra: ReadonlyArray<string> = []) =>
+  new Promise<Server>((resolve, reject) => {
+    const child = spawn(process.execPath, [bundle, "kv", "serve", "--id", id, "--peers", peers, "--data", dataDir, "--http-port", String(httpPort), ...extra], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    running.add(child)
+    let err = ""
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d))
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => {
+      running.delete(child)
+      r(code)
+    }))
+    const timer = setTimeout(() => reject(new Error(`${id} did not start in 20 s: ${err}`)), 20_000)
+    child.stdout!.setEncoding("utf8").once("data", () => {
+      clearTimeout(timer)
+      resolve({ id, child, exited, stderr: () => err })
+    })
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`${id} exited (${code}) while starting: ${err.trim()}`))
+    })
+  })
+
+const concord = (...args: ReadonlyArray<string>) =>
+  spawnSync(process.execPath, [bundle, ...args], { encoding: "utf8", timeout: 30_000 })
+
+const http = async (port: number, method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
+  return { status: r.status, json: (await r.json()) as any }
+}
+
+const until = async <A>(what: string, f: () => Promise<A | undefined>, ms = 15_000): Promise<A> => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const a = await f().catch(() => undefined)
+    if (a !== undefined) return a
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** A three-node cluster on free ports. */
+const cluster = async (name: string) => {
+  const ports = await Promise.all([1, 2, 3, 4, 5, 6].map(() => freePort()))
+  const ids = ["n1", "n2", "n3"]
+  const peerMap = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]))
+  const peers = Object.entries(peerMap).map(([id, a]) => `${id}=${a}`).join(",")
+  const httpOf = Object.fromEntries(ids.map((id, i) => [id, ports[i + 3]!]))
+  const dataOf = (id: string) => join(work, name, id)
+  const servers = new Map<string, Server>()
+  for (const id of ids) servers.set(id, await serve(id, peers, dataOf(id), httpOf[id]!))
+  const leader = () =>
+    until("a leader", async () => {
+      for (const id of servers.keys()) {
+        const s = await http(httpOf[id]!, "GET", "/v1/status")
+        if (s.json.role === "Leader") return id
+      }
+      return undefined
+    })
+  return { ids, peerMap, peers, httpOf, dataOf, servers, leader }
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "concord-deploy-"))
+  bundle = join(work, "concord.mjs")
+  execFileSync(process.execPath, [join(root, "scripts/bundle-cli.mjs"), bundle], { cwd: root })
+}, 60_000)
+
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL")
+  rmSync(work, { recursive: true, force: true })
+})
+
+describe("three server processes", () => {
+  it("acknowledged writes survive SIGKILL of the leader and reach every node", async () => {
+    const c = await cluster("failover")
+    const acked = new Map<string, string>()
+    const layer = KvClient.layer({ servers: c.ids, callTimeout: "1 second" }).pipe(
+      Layer.provide(Tcp.layer({ self: "test-client", peers: c.peerMap }))
+    )
+    const tcpWrite = (key: string, value: string) =>
+      Effect.runPromise(Effect.flatMap(KvClient.KvClient, (kv) => kv.put(key, value, { timeout: "15 seconds" })).pipe(Effect.provide(layer)))
+        .then(() => acked.set(key, value))
+
+    // Writes through HTTP (to every node; followers forward) and through the TCP client.
+    for (let i = 0; i < 10; i++) {
+      const id = c.ids[i % 3]!
+      const r = await http(c.httpOf[id]!, "PUT", `/v1/kv/http-${i}`, `h${i}`)
+      expect(r.status, JSON.stringify(r.json)).toBe(200)
+      acked.set(`http-${i}`, `h${i}`)
+      await tcpWrite(`tcp-${i}`, `t${i}`)
+    }
+    const appended = await http(c.httpOf.n2!, "POST", "/v1/kv/http-0/append", "+more")
+    expect(appended.status).toBe(200)
+    acked.set("http-0", "h0+more")
+
+    // SIGKILL the leader; the survivors elect a new one that takes writes.
+    const old = await c.leader()
+    c.servers.get(old)!.child.kill("SIGKILL")
+    await c.servers.get(old)!.exited
+    c.servers.delete(old)
+    const next = await c.leader()
+    expect(next).not.toBe(old)
+    for (let i = 10; i < 20; i++) {
+      await tcpWrite(`tcp-${i}`, `t${i}`)
+      const r = await http(c.httpOf[next]!, "PUT", `/v1/kv/http-${i}`, `h${i}`)
+      expect(r.status).toBe(200)
+      acked.set(`http-${i}`, `h${i}`)
+    }
+
+    // Restart the killed node from its data directory; it catches up.
+    c.servers.set(old, await serve(old, c.peers, c.dataOf(old), c.httpOf[old]!))
+    const target = (await http(c.httpOf[next]!, "GET", "/v1/status")).json.commit as number
+    await until(`${old} to catch up`, async () => ((await http(c.httpOf[old]!, "GET", "/v1/status")).json.applied >= target ? true : undefined))
+
+    // Every acknowledged write is in every node's own copy.
+    for (const id of c.ids) {
+      for (const [key, value] of acked) {
+        const r = await http(c.httpOf[id]!, "GET", `/v1/kv/${key}?consistency=local`)
+        expect(r.json.value, `${key} on ${id}`).toBe(value)
+      }
+    }
+    // And a linearizable read through any node sees them too.
+    expect((await http(c.httpOf[old]!, "GET", "/v1/kv/tcp-19")).json.value).toBe("t19")
+    for (const s of c.servers.values()) s.child.kill("SIGTERM")
+    const codes = await Promise.all([...c.servers.values()].map((s) => s.exited))
+    expect(codes).toEqual([0, 0, 0].map(() => expect.anything()))
+  }, 120_000)
+
+  it("X-Client-Id and X-Request-Seq make a retried HTTP write execute once", async () => {
+    const c = await cluster("exactly-once")
+    const headers = { "x-client-id": "424242", "x-request-seq": "1" }
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // The same request sent three times (as a client would after timeouts), to different nodes.
+      const r = await http(c.httpOf[c.ids[attempt]!]!, "POST", "/v1/kv/counter/append", "x", headers)
+      expect(r.status).toBe(200)
+    }
+    await http(c.httpOf.n1!, "POST", "/v1/kv/counter/append", "y", { ...headers, "x-request-seq": "2" })
+    expect((await http(c.httpOf.n3!, "GET", "/v1/kv/counter")).json.value).toBe("xy")
+    for (const s of c.servers.values()) s.child.kill("SIGKILL")
+  }, 60_000)
+})
+
+describe("bad input never takes a server down", () => {
+  it("malformed frames on the Raft/KV port and malformed requests on the HTTP port", async () => {
+    const c = await cluster("malformed")
+    const [host, portText] = c.peerMap.n1!.split(":")
+    const port = Number(portText)
+    const raw = (bytes: Buffer, end = false) =>
+      new Promise<void>((resolve) => {
+        const s = net.connect({ host: host!, port }, () => (end ? s.end(bytes) : s.write(bytes)))
+        s.on("error", () => resolve())
+        s.on("close", () => resolve())
+        s.resume()
+        setTimeout(() => {
+          s.destroy()
+          resolve()
+        }, 2000)
+      })
+    const frame = (length: number, kind: number) => {
+      const b = Buffer.alloc(9)
+      b.writeUInt32BE(length, 0)
+      b[4] = kind
+      b.writeUInt32BE(1, 5)
+      return b
+    }
+    await raw(Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256))) // random bytes
+    await raw(frame(2 ** 31, 0)) // a 2 GB length prefix
+    await raw(frame(100, 0).subarray(0, 7), true) // a truncated frame
+    await raw(Buffer.concat([frame(13, 0), Buffer.from([0xc1, 0xc1, 0xc1, 0xc1])])) // a frame that does not decode
+
+    const bad: ReadonlyArray<readonly [string, string, string | undefined, Record<string, string>, number, string]> = [
+      ["PUT", "/v1/kv/j", "{not json", { "content-type": "application/json" }, 400, "bad_json"],
+      ["PUT", "/v1/kv/j", '{"value": 3}', { "content-type": "application/json" }, 400, "bad_json"],
+      ["GET", `/v1/kv/${"k".repeat(5000)}`, undefined, {}, 414, "key_too_large"],
+      ["PUT", "/v1/kv/big", "v".repeat(2 * 1024 * 1024), {}, 413, "value_too_large"],
+      ["GET", "/v1/kv/%E0%A4%A", undefined, {}, 400, "bad_request"],
+      ["PUT", "/v1/kv/h", "x", { "x-client-id": "1" }, 400, "bad_request"],
+      ["PUT", "/v1/kv/h", "x", { "x-client-id": "-5", "x-request-seq": "1" }, 400, "bad_request"],
+      ["PATCH", "/v1/kv/h", "x", {}, 405, "method_not_allowed"],
+      ["GET", "/v2/nothing", undefined, {}, 404, "not_found"]
+    ]
+    for (const [method, path, body, headers, status, code] of bad) {
+      const r = await http(c.httpOf.n1!, method, path, body, headers)
+      expect(r.status, `${method} ${path.slice(0, 30)}`).toBe(status)
+      expect(r.json.error.code).toBe(code)
+      expect(typeof r.json.error.message).toBe("string")
+    }
+    // A request that is not HTTP at all on the HTTP port.
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port: c.httpOf.n1! }, () => s.end("\x00\x01 not http\r\n\r\n"))
+      s.on("close", () => resolve())
+      s.on("error", () => resolve())
+      s.resume()
+    })
+
+    // Still alive and serving.
+    expect(c.servers.get("n1")!.child.exitCode).toBeNull()
+    expect((await http(c.httpOf.n1!, "PUT", "/v1/kv/after", "ok")).status).toBe(200)
+    expect((await http(c.httpOf.n2!, "GET", "/v1/kv/after")).json.value).toBe("ok")
+    expect(concord("kv", "get", "after", "--endpoints", c.peerMap.n1!).stdout.trim()).toBe("ok")
+    for (const s of c.servers.values()) s.child.kill("SIGKILL")
+  }, 60_000)
+})
+
+describe("one-line errors for a person's mistakes", () => {
+  const oneLine = (r: { stderr: string; status: number | null }, code: number, text: string) => {
+    expect(r.status).toBe(code)
+    expect(r.stderr).toContain(text)
+  }
+
+  it("an unknown flag, a peer list without this node, a port in use", async () => {
+    oneLine(concord("kv", "serve", "--id", "n1", "--bogus"), 3, "--bogus")
+    const r = concord("kv", "serve", "--id", "n9", "--data", join(work, "x"))
+    oneLine(r, 3, "--id n9 is not among --peers")
+    expect(r.stderr.trim().split("\n").length).toBe(1)
+    const blocker = net.createServer()
+    const port = await new Promise<number>((res) => blocker.listen(0, "127.0.0.1", () => res((blocker.address() as net.AddressInfo).port)))
+    const inUse = concord("kv", "serve", "--id", "n1", "--peers", `n1=127.0.0.1:${port}`, "--data", join(work, "inuse"), "--no-http")
+    oneLine(inUse, 1, `cannot listen on 127.0.0.1:${port}: address already in use`)
+    expect(inUse.stderr.trim().split("\n").length).toBe(1)
+    blocker.close()
+  })
+
+  it("a data directory of another node, a corrupt log", async () => {
+    const dir = join(work, "identity")
+    const port = await freePort()
+    const first = await serve("n1", `n1=127.0.0.1:${port}`, dir, 0)
+    await until("a write", async () => (concord("kv", "put", "a", "b", "--endpoints", `127.0.0.1:${port}`).status === 0 ? true : undefined))
+    first.child.kill("SIGTERM")
+    expect(await first.exited).toBe(0)
+    const other = concord("kv", "serve", "--id", "n2", "--peers", `n2=127.0.0.1:${port}`, "--data", dir, "--no-http")
+    oneLine(other, 1, "belongs to node n1")
+    // A torn tail (a crash in the middle of a write) is truncated, logged on stderr, and the node starts.
+    const walDir = join(dir, "wal")
+    const segment = join(walDir, readdirSync(walDir).sort()[0]!)
+    appendFileSync(segment, Buffer.from([0, 0, 1, 0, 7, 7]))
+    const torn = await serve("n1", `n1=127.0.0.1:${port}`, dir, 0)
+    // (stderr and stdout are separate pipes: the warning, written first, may arrive after the ready line)
+    await until("the torn-tail warning", async () => (/dropped a torn tail of 6 bytes/.test(torn.stderr()) ? true : undefined), 5_000)
+    torn.child.kill("SIGTERM")
+    expect(await torn.exited).toBe(0)
+    // Damage in the middle of the log refuses to start, naming the file and the offset.
+    const bytes = readFileSync(segment)
+    bytes[Math.floor(bytes.length / 3)]! ^= 0xff
+    writeFileSync(segment, bytes)
+    const corrupt = concord("kv", "serve", "--id", "n1", "--peers", `n1=127.0.0.1:${port}`, "--data", dir, "--no-http")
+    oneLine(corrupt, 1, `corrupt log in ${segment}`)
+    expect(corrupt.stderr).toMatch(/at byte \d+/)
+    expect(corrupt.stderr.trim().split("\n").length).toBe(1)
+  }, 60_000)
+
+  it("client verbs with no reachable endpoint", async () => {
+    const port = await freePort()
+    const r = concord("kv", "get", "x", "--endpoints", `127.0.0.1:${port}`, "--timeout", "1s")
+    oneLine(r, 1, "no endpoint reachable")
+    expect(r.stderr.trim().split("\n").length).toBe(1)
+    oneLine(concord("kv", "put", "x"), 3, "")
+  })
+})
