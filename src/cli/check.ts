@@ -9,7 +9,7 @@
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import type { PlatformError } from "@effect/platform/Error"
+import { reason } from "./internal/flags.js"
 import { Console, Data, Duration, Effect, Either, Option } from "effect"
 import * as HtmlView from "../check/HtmlView.js"
 import * as Linearizability from "../check/Linearizability.js"
@@ -61,13 +61,6 @@ const html = Options.file("html").pipe(
 const historyFile = Args.file({ name: "HISTORY.jsonl" }).pipe(
   Args.withDescription("one operation per line: {client, op, key, value?, output?, call, return?}")
 )
-
-const reason = (e: PlatformError): string =>
-  e._tag === "SystemError" && e.reason === "NotFound"
-    ? "no such file or directory"
-    : e._tag === "SystemError" && e.reason === "PermissionDenied"
-    ? "permission denied"
-    : e.message
 
 const badInput = (message: string) =>
   Console.error(`bad input: ${message}`).pipe(Effect.zipRight(new CliExit({ exitCode: ExitCode.BadInput })))

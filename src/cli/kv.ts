@@ -9,13 +9,14 @@
  * (a bad flag or value). Errors are one line on stderr.
  * @since 0.1.0
  */
-import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Data, Duration, Effect, Either, Option } from "effect"
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
 import type { NodeStatus } from "../kv/Messages.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
+import { durationOption, invalid } from "./internal/flags.js"
 
 export class KvExit extends Data.TaggedError("KvExit")<{ readonly exitCode: number }> {}
 
@@ -23,8 +24,6 @@ export const ExitCode = { Done: 0, Failed: 1, BadInput: 3 } as const
 
 const fail = (exitCode: number, command: string, message: string) =>
   Console.error(`concord kv ${command}: ${message}`).pipe(Effect.zipRight(new KvExit({ exitCode })))
-
-const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
 
 /** The embedded default cluster: three nodes on loopback (what `concord cluster up` starts). */
 export const DEFAULT_PEERS = "n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003"
@@ -46,17 +45,7 @@ export const parsePeers = (text: string): Either.Either<Record<string, string>, 
   return Object.keys(peers).length === 0 ? Either.left("no peers") : Either.right(peers)
 }
 
-const duration = (name: string, fallback: string, description: string) =>
-  Options.text(name).pipe(
-    Options.withDefault(fallback),
-    Options.mapEffect((text) => {
-      const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text)
-      if (m === null) return invalid(`--${name}: "${text}" is not a duration (try 300ms, 5s)`)
-      const unit = { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? "ms") as "ms" | "s" | "m"]
-      return Effect.succeed(Duration.millis(Number(m[1]) * unit))
-    }),
-    Options.withDescription(`${description} (default ${fallback})`)
-  )
+const duration = durationOption
 
 // -- serve -------------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@
  * is); progress goes to stderr: a one-line bar on a terminal, log lines otherwise.
  * @since 0.1.0
  */
-import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import { type CommandExecutor, Command as Process, FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Console, Data, Duration, Effect, Either, Fiber, Option, Queue, type Scope } from "effect"
@@ -26,7 +26,10 @@ import * as Scheduler from "../mapreduce/Scheduler.js"
 import * as Sequential from "../mapreduce/Sequential.js"
 import * as Worker from "../mapreduce/Worker.js"
 import * as Tcp from "../rpc/Tcp.js"
+import { durationOption, invalid, parseDuration, reason } from "./internal/flags.js"
 import { Transport } from "../rpc/Transport.js"
+
+export { parseDuration }
 
 /** Ends the command with a process exit code (main.ts maps any failure carrying `exitCode`). */
 export class MrExit extends Data.TaggedError("MrExit")<{ readonly exitCode: number }> {}
@@ -38,27 +41,7 @@ const fail = (exitCode: number, command: string, message: string) =>
 
 // -- flags -----------------------------------------------------------------------------------------
 
-/** Parses "10s", "500ms", "2m", or a bare number of seconds. */
-export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
-  if (m === null) return Option.none()
-  const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"]
-  return Option.some(Duration.millis(Number(m[1]) * unitMs))
-}
-
-const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
-
-const duration = (name: string, fallback: string, description: string) =>
-  Options.text(name).pipe(
-    Options.withDefault(fallback),
-    Options.mapEffect((text) =>
-      Option.match(parseDuration(text), {
-        onNone: () => invalid(`--${name}: "${text}" is not a duration (try 10s, 500ms, 2m)`),
-        onSome: (d) => Effect.succeed(d)
-      })
-    ),
-    Options.withDescription(`${description} (default ${fallback})`)
-  )
+const duration = durationOption
 
 const positive = (name: string, fallback: number, description: string) =>
   Options.integer(name).pipe(
@@ -94,13 +77,6 @@ const filesArg = Args.text({ name: "FILE" }).pipe(
 )
 
 // -- shared steps ----------------------------------------------------------------------------------
-
-const reason = (e: PlatformError): string =>
-  e._tag === "SystemError" && e.reason === "NotFound"
-    ? "no such file or directory"
-    : e._tag === "SystemError" && e.reason === "PermissionDenied"
-    ? "permission denied"
-    : e.message
 
 /** Every input must be a readable file; returns their total size. */
 const checkInputs = (command: string, files: ReadonlyArray<string>) =>

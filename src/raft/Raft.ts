@@ -104,23 +104,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
     const seed = yield* Random.nextInt
     const observer = Option.getOrUndefined(yield* Effect.serviceOption(RaftObserver))
     const now = () => clock.unsafeCurrentTimeMillis()
-    const core = new RaftCore(
-      {
-        id: config.id,
-        peers: config.peers,
-        electionTimeoutMs: config.electionTimeoutMs,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        preVote: config.preVote,
-        checkQuorum: config.checkQuorum,
-        leaderNoop: config.leaderNoop,
-        maxAppendBytes: config.maxAppendBytes,
-        maxInflight: config.maxInflight,
-        maxApplyEntries: config.maxApplyEntries
-      },
-      persisted,
-      now(),
-      seed
-    )
+    const core = new RaftCore(config, persisted, now(), seed)
     const applyQueue = yield* Queue.unbounded<ApplyMsg>()
     const work = yield* Effect.makeLatch(false)
     const rearm = yield* Effect.makeLatch(false)

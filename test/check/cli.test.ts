@@ -2,14 +2,13 @@
  * `concord check`: in process for the messages and the HTML file, and as a real process (through tsx)
  * for the exit codes.
  */
-import { Command, ValidationError } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { Cause, Duration, Effect, Exit, Option } from "effect"
+import { Duration, Option } from "effect"
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { cliRunner } from "../support/cli.js"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import * as Kv from "../../src/check/models/Kv.js"
 import * as Check from "../../src/cli/check.js"
@@ -44,31 +43,12 @@ const bigFile = (() => {
   return path
 })()
 
-const concord = Command.make("concord").pipe(Command.withSubcommands([Check.command]))
-const cli = Command.run(concord, { name: "concord", version: "test" })
+/** Runs `concord ...args` in process: the exit code main.ts would use, and the output. */
+const run = cliRunner(Check.command)
 
 afterEach(() => {
   vi.restoreAllMocks()
 })
-
-/** Runs `concord ...args` in process; returns the exit code main.ts would use and the output. */
-const run = async (...args: ReadonlyArray<string>) => {
-  const stdout: Array<string> = []
-  const stderr: Array<string> = []
-  vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void stdout.push(a.join(" ")))
-  vi.spyOn(console, "error").mockImplementation((...a: Array<unknown>) => void stderr.push(a.join(" ")))
-  const exit = await Effect.runPromiseExit(cli(["node", "concord", ...args]).pipe(Effect.provide(NodeContext.layer)))
-  vi.restoreAllMocks()
-  let code: number | undefined
-  if (Exit.isSuccess(exit)) code = 0
-  else {
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure) && failure.value instanceof Check.CliExit) code = failure.value.exitCode
-    else if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) code = 3
-    else throw new Error(Cause.pretty(exit.cause))
-  }
-  return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") }
-}
 
 describe("concord check (in process)", () => {
   it("exit 0 on a linearizable history", async () => {

@@ -2,45 +2,25 @@
  * `concord mr` in process: messages and exit codes of bad input and failures, and a sequential run.
  * (Whole jobs with real processes are in testMrProcesses.test.ts.)
  */
-import { Command, ValidationError } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { Cause, Duration, Effect, Exit, Option } from "effect"
+import { Duration, Option } from "effect"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest"
 import * as Mr from "../../src/cli/mr.js"
+import { cliRunner } from "../support/cli.js"
 import { BOOKS_DIR, books } from "./support/MrHarness.js"
 
 const dir = mkdtempSync(join(tmpdir(), "concord-mr-cli-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-const concord = Command.make("concord").pipe(Command.withSubcommands([Mr.command]))
-const cli = Command.run(concord, { name: "concord", version: "test" })
 const inputs = books.map((b) => join(BOOKS_DIR, b.name))
+/** Runs `concord ...args` in process: the exit code main.ts would use, and the output. */
+const run = cliRunner(Mr.command)
 
 afterEach(() => {
   vi.restoreAllMocks()
 })
-
-/** Runs `concord ...args` in process; returns the exit code main.ts would use and the output. */
-const run = async (...args: ReadonlyArray<string>) => {
-  const stdout: Array<string> = []
-  const stderr: Array<string> = []
-  vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void stdout.push(a.join(" ")))
-  vi.spyOn(console, "error").mockImplementation((...a: Array<unknown>) => void stderr.push(a.join(" ")))
-  const exit = await Effect.runPromiseExit(cli(["node", "concord", ...args]).pipe(Effect.provide(NodeContext.layer)))
-  vi.restoreAllMocks()
-  let code: number | undefined
-  if (Exit.isSuccess(exit)) code = 0
-  else {
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure) && failure.value instanceof Mr.MrExit) code = failure.value.exitCode
-    else if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) code = 3
-    else throw new Error(Cause.pretty(exit.cause))
-  }
-  return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") }
-}
 
 describe("concord mr (in process)", () => {
   it("sequential writes mr-out-0 and says where", async () => {

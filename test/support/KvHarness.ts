@@ -24,6 +24,7 @@ import * as RaftConfig from "../../src/raft/RaftConfig.js"
 import * as SimNetwork from "../../src/rpc/SimNetwork.js"
 import { Transport } from "../../src/rpc/Transport.js"
 import * as LogStorage from "../../src/storage/LogStorage.js"
+import { randomName } from "./names.js"
 import { simTest, type SimTestOptions, TestRun } from "./simTest.js"
 
 /** The tester's election-timeout constant (SPEC §3.2). */
@@ -85,12 +86,6 @@ export const make = (options: Options) =>
     let ops = 0
     let clerkCount = 0
 
-    const randomName = Effect.gen(function*() {
-      const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-      let s = ""
-      for (let k = 0; k < 20; k++) s += alphabet[yield* Random.nextIntBetween(0, alphabet.length)]
-      return s
-    })
     /** Time of an event: simulated time, made strict by an event counter (order within an instant). */
     const stamp = Effect.map(Clock.currentTimeMillis, (ms) => ms * 1_000_000 + (events++ % 1_000_000))
 

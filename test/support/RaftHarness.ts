@@ -22,6 +22,7 @@ import type { RaftCore } from "../../src/raft/core/RaftCore.js"
 import * as Raft from "../../src/raft/Raft.js"
 import * as RaftConfig from "../../src/raft/RaftConfig.js"
 import * as LogStorage from "../../src/storage/LogStorage.js"
+import { randomName } from "./names.js"
 import { simTest } from "./simTest.js"
 
 /** The tester's election-timeout constant (SPEC §2: ET). */
@@ -230,12 +231,6 @@ export const make = (options: Options) =>
         if (saved[i] !== undefined) saved[i] = yield* saved[i]!.copy
       })
 
-    const randomName = Effect.gen(function*() {
-      const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-      let s = ""
-      for (let k = 0; k < 20; k++) s += alphabet[yield* Random.nextIntBetween(0, alphabet.length)]
-      return s
-    })
 
     const start1 = (i: number, snapshotMode = options.snapshot === true) =>
       Effect.gen(function*() {

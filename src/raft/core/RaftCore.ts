@@ -18,6 +18,7 @@
  * @internal
  */
 import type { NodeId } from "../../rpc/Transport.js"
+import type { RaftConfig } from "../RaftConfig.js"
 import { EntryKind, type HardState, type LogEntry, type Persisted, type Snapshot } from "../../storage/LogStorage.js"
 import {
   AppendEntries,
@@ -35,24 +36,8 @@ import {
 import { Progress } from "./Progress.js"
 import { RaftLog } from "./RaftLog.js"
 
-export interface CoreConfig {
-  readonly id: NodeId
-  /** Every voting member, this node included. */
-  readonly peers: ReadonlyArray<NodeId>
-  /** Election timeouts are drawn from [electionTimeoutMs, 2 * electionTimeoutMs). */
-  readonly electionTimeoutMs: number
-  readonly heartbeatIntervalMs: number
-  readonly preVote: boolean
-  readonly checkQuorum: boolean
-  /** A new leader appends an empty entry, to commit earlier terms' entries and serve reads at once. */
-  readonly leaderNoop: boolean
-  /** Bytes of entries per AppendEntries (at least one entry is always sent). */
-  readonly maxAppendBytes: number
-  /** AppendEntries in flight per follower while replicating. */
-  readonly maxInflight: number
-  /** Committed entries handed to the application per Ready. */
-  readonly maxApplyEntries: number
-}
+/** The protocol's configuration: `RaftConfig` without what only the shell uses. */
+export type CoreConfig = Omit<RaftConfig, "rpcTimeoutMs">
 
 export type Role = "Follower" | "PreCandidate" | "Candidate" | "Leader"
 
