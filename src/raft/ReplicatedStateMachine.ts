@@ -136,8 +136,13 @@ export const make = <S, C, R, I>(
         if (limit < 0 || applied <= lastSnapshot) return Effect.void
         return Effect.flatMap(storage.sizes, (sizes) => {
           if (sizes.logBytes <= limit) return Effect.void
-          lastSnapshot = applied
-          return raft.snapshot(applied, machine.snapshot(state))
+          return Effect.flatMap(storage.snapshot, (persisted) => {
+            // The log shrinks only once the last snapshot is durable: until then, do not encode the
+            // whole state again for every entry applied meanwhile.
+            if ((persisted?.index ?? 0) < lastSnapshot) return Effect.void
+            lastSnapshot = applied
+            return raft.snapshot(applied, machine.snapshot(state))
+          })
         })
       })
 
