@@ -8,7 +8,7 @@
  * - automatic snapshots once the log grows past `snapshotLogBytes`.
  * @since 0.1.0
  */
-import { Data, Deferred, Effect, type Schema, type Scope, Stream } from "effect"
+import { Data, Deferred, Effect, Either, type Schema, type Scope, Stream } from "effect"
 import * as Codec from "../rpc/Codec.js"
 import { LogStorage, type StorageError } from "../storage/LogStorage.js"
 import { type ApplyMsg, NodeStopped, type NotLeader, Raft, type RaftShape } from "./Raft.js"
@@ -136,10 +136,11 @@ export const make = <S, C, R, I>(
         if (limit < 0 || applied <= lastSnapshot) return Effect.void
         return Effect.flatMap(storage.sizes, (sizes) => {
           if (sizes.logBytes <= limit) return Effect.void
-          return Effect.flatMap(storage.snapshot, (persisted) => {
+          return Effect.flatMap(Effect.either(storage.snapshot), (persisted) => {
             // The log shrinks only once the last snapshot is durable: until then, do not encode the
-            // whole state again for every entry applied meanwhile.
-            if ((persisted?.index ?? 0) < lastSnapshot) return Effect.void
+            // whole state again for every entry applied meanwhile. (A storage that cannot tell holds
+            // nothing back.)
+            if (Either.isRight(persisted) && (persisted.right?.index ?? 0) < lastSnapshot) return Effect.void
             lastSnapshot = applied
             return raft.snapshot(applied, machine.snapshot(state))
           })
