@@ -14,7 +14,7 @@
  * duplicate table.
  * @since 0.1.0
  */
-import { Effect, type Scope } from "effect"
+import { Effect, Fiber, type Scope } from "effect"
 import { type NodeStopped, NotLeader, type Raft } from "../raft/Raft.js"
 import * as Rsm from "../raft/ReplicatedStateMachine.js"
 import { Transport } from "../rpc/Transport.js"
@@ -54,14 +54,52 @@ export const make = (
       snapshotLogBytes: options.maxRaftState < 0 ? -1 : Math.floor(options.maxRaftState * SNAPSHOT_AT)
     })
     const timeoutMs = options.requestTimeoutMs ?? 1000
+    const clock = yield* Effect.clock
+    const now = () => clock.unsafeCurrentTimeMillis()
+
+    // Request deadlines. `Effect.timeoutFail` per request races two forked fibers and a timer, which
+    // cost about as much as the rest of a put on the leader; instead each request runs in one forked
+    // fiber, and one watcher fiber sleeps until the oldest deadline and answers the overdue requests.
+    // All requests have the same timeout, so insertion order is deadline order.
+    interface InFlight {
+      readonly deadline: number
+      readonly expire: () => void
+    }
+    const inFlight = new Set<InFlight>()
+    const work = yield* Effect.makeLatch(false)
+    yield* Effect.forkScoped(Effect.forever(Effect.suspend(() => {
+      const oldest = inFlight.values().next().value
+      if (oldest === undefined) {
+        work.unsafeClose()
+        return work.await
+      }
+      const wait = oldest.deadline - now()
+      if (wait > 0) return Effect.sleep(Math.ceil(wait))
+      inFlight.delete(oldest)
+      oldest.expire()
+      return Effect.void
+    })))
+    const withDeadline = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | KvRetry> =>
+      Effect.flatMap(Effect.fork(effect), (fiber) =>
+        Effect.async<A, E | KvRetry>((resume) => {
+          const entry: InFlight = {
+            deadline: now() + timeoutMs,
+            expire: () => {
+              resume(Effect.fail(new KvRetry({ reason: `not applied within ${timeoutMs} ms` })))
+              fiber.unsafeInterruptAsFork(fiber.id())
+            }
+          }
+          if (inFlight.size === 0) work.unsafeOpen()
+          inFlight.add(entry)
+          fiber.addObserver((exit) => {
+            if (inFlight.delete(entry)) resume(exit)
+          })
+          return Effect.suspend(() => inFlight.delete(entry) ? Fiber.interrupt(fiber) : Effect.void)
+        }))
 
     /** Maps the replica's failures to the wire's: NotLeader as is, anything else "retry elsewhere". */
     const answer = <A>(effect: Effect.Effect<A, NotLeader | Rsm.ProposalDropped | Rsm.OutcomeUnknown | NodeStopped>) =>
-      effect.pipe(
-        Effect.timeoutFail({
-          duration: timeoutMs,
-          onTimeout: () => new KvRetry({ reason: `not applied within ${timeoutMs} ms` })
-        }),
+      withDeadline(effect).pipe(
         Effect.catchIf(
           (e): e is Exclude<typeof e, NotLeader | KvRetry> => !(e instanceof NotLeader) && !(e instanceof KvRetry),
           (e) => Effect.fail(new KvRetry({ reason: e.message }))
