@@ -4,7 +4,9 @@
  * The protocol lives in a pure core (`core/RaftCore.ts`); this shell feeds it and carries out what it
  * asks, in order, one batch ("Ready") at a time: persist to `LogStorage` (durable when the call
  * returns), then send messages and answer inbound RPCs, then hand committed entries to the
- * application. Nothing that depends on state is sent before that state is on disk.
+ * application. Nothing that depends on state is sent before that state is on disk; the one exception
+ * the protocol allows is a leader's appends, which leave while the leader writes the same entries
+ * (thesis §10.2.1: it counts itself toward commit only once they are durable).
  *
  * Fibers: one owns the Ready loop, one runs the timers (sleeping until the core's next deadline), and
  * each outbound RPC runs in its own fiber, so a slow or dead peer never delays the others. Proposals
@@ -136,15 +138,18 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
         })
       )
 
-    // The Ready loop: persist, then send and reply, then apply.
+    // The Ready loop: persist, then send and reply, then apply. (A leader sends its appends while it
+    // persists them: see Ready.sendBeforePersist.)
     const processReady = Effect.gen(function*() {
       while (core.hasReady()) {
         const rd = core.ready()
+        const sendAll = Effect.forEach(rd.messages, (m) => FiberSet.run(rpcs, send(m.to, m.request)), { discard: true })
+        if (rd.sendBeforePersist) yield* sendAll
         if (rd.snapshot !== undefined) {
           yield* storage.installSnapshot(rd.snapshot.snapshot, { discardLog: rd.snapshot.discardLog })
         }
         if (rd.entries.length > 0 || rd.hardState !== undefined) yield* storage.append(rd.entries, rd.hardState)
-        for (const m of rd.messages) yield* FiberSet.run(rpcs, send(m.to, m.request))
+        if (!rd.sendBeforePersist) yield* sendAll
         for (const r of rd.replies) {
           const waiter = replyWaiters.get(r.token)
           if (waiter !== undefined) {

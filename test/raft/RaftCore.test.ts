@@ -82,6 +82,24 @@ describe("RaftCore", () => {
     expect(toB.map((m) => m._tag).sort()).toEqual(["AppendEntries", "Heartbeat"])
   })
 
+  it("only a leader's appends may leave before its own write is durable; a campaign waits for the disk", () => {
+    const a = new RaftCore(config("a"), fresh, 0, 1)
+    a.step({ _tag: "Tick", now: 1000 })
+    const pre = drain(a)
+    expect(pre.sendBeforePersist).toBe(false) // a pre-candidate
+    const preVote = sentTo(pre, "b")[0] as RequestVote
+    a.step({ _tag: "Response", now: 1000, from: "b", request: preVote, response: new RequestVoteReply({ term: 1, granted: true }) })
+    const campaign = drain(a)
+    expect(campaign.hardState).toMatchObject({ term: 1, vote: "a" })
+    expect(campaign.sendBeforePersist).toBe(false) // the RequestVotes wait for the term and vote
+    const vote = sentTo(campaign, "b")[0] as RequestVote
+    a.step({ _tag: "Response", now: 1000, from: "b", request: vote, response: new RequestVoteReply({ term: 1, granted: true }) })
+    a.propose(new Uint8Array([1]))
+    const rd = drain(a)
+    expect(rd.entries.length).toBeGreaterThan(0)
+    expect(rd.sendBeforePersist).toBe(true) // the leader's appends go while it writes them
+  })
+
   it("grants one vote per term, only to an up-to-date log, and persists it with the reply", () => {
     const b = new RaftCore(config("b"), persisted(2, [entry(1, 1), entry(2, 2)]), 0, 2)
     const ask = (candidate: string, term: number, lastIndex: number, lastTerm: number, token: number) =>

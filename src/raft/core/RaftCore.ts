@@ -79,6 +79,13 @@ export interface Ready {
   readonly hardState: HardState | undefined
   /** Then send. */
   readonly messages: ReadonlyArray<Outgoing>
+  /**
+   * The messages may leave before the persistence above completes (the leader writes its log in
+   * parallel with replicating it, thesis §10.2.1): set only for a leader whose Ready changes neither
+   * term nor vote and installs no snapshot. Safe because the leader counts its own log toward commit
+   * only once it is durable (`advance`). Replies never go before persistence.
+   */
+  readonly sendBeforePersist: boolean
   readonly replies: ReadonlyArray<{ readonly token: number; readonly response: RaftResponse }>
   /** Then apply: a snapshot from the leader first, then committed entries in order. */
   readonly applySnapshot: Snapshot | undefined
@@ -273,7 +280,8 @@ export class RaftCore {
     // The commit index rides along with writes that happen anyway: on its own it is not worth a write
     // (an fsync per commit advance). After a restart it is at least what was saved, and the leader
     // brings it up to date.
-    const writing = entries.length > 0 || snapshot !== undefined || this.termOrVoteChanged()
+    const termOrVote = this.termOrVoteChanged()
+    const writing = entries.length > 0 || snapshot !== undefined || termOrVote
     const hardState = writing && this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.commit } : undefined
     const applySnapshot = this.applySnapshot
     const committed = this.log.slice(this.applied + 1, Math.min(this.commit, this.log.lastIndex) + 1)
@@ -285,6 +293,7 @@ export class RaftCore {
       entries,
       hardState,
       messages: this.messages,
+      sendBeforePersist: this.role === "Leader" && !termOrVote && snapshot === undefined,
       replies: this.replies,
       applySnapshot,
       committed,
