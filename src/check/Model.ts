@@ -47,13 +47,10 @@ export interface Partition {
   readonly ops: ReadonlyArray<number>
 }
 
-/** A deterministic sequential specification. */
-export interface Model<S, I, O> {
+/** What both kinds of specification share: everything but `initial` and `step`. */
+export interface ModelParts<S, I, O> {
   /** Short name for messages ("kv", "register", ...). */
   readonly name: string
-  readonly initial: S
-  /** Steps `state` by an operation; `output` is `undefined` when the operation never returned. */
-  readonly step: (state: S, input: I, output: O | undefined) => StepResult<S>
   /** State equality; default `Equal.equals`. */
   readonly equals?: (a: S, b: S) => boolean
   /** A hash consistent with `equals` (an int); default: none (all states hash alike). */
@@ -67,27 +64,25 @@ export interface Model<S, I, O> {
   readonly describeOperation?: (input: I, output: O | undefined) => string
   readonly describeState?: (state: S) => string
   /**
-   * For speed only: false when no order of the `remaining` operations can be legal from `state`, so
-   * the search abandons it. Must never return false when some order could be legal.
+   * For speed only: false when no order of the `remaining` operations can be legal from `state` (for a
+   * nondeterministic model: from this one of its possible states), so the search abandons it. Must
+   * never return false when some order could be legal.
    */
   readonly lookahead?: (state: S, remaining: Remaining<I, O>) => boolean
 }
 
+/** A deterministic sequential specification. */
+export interface Model<S, I, O> extends ModelParts<S, I, O> {
+  readonly initial: S
+  /** Steps `state` by an operation; `output` is `undefined` when the operation never returned. */
+  readonly step: (state: S, input: I, output: O | undefined) => StepResult<S>
+}
+
 /** A specification whose step may lead to several states (an empty array means illegal). */
-export interface NondeterministicModel<S, I, O> {
-  readonly name: string
+export interface NondeterministicModel<S, I, O> extends ModelParts<S, I, O> {
   /** The possible initial states (usually one). */
   readonly initial: ReadonlyArray<S>
   readonly step: (state: S, input: I, output: O | undefined) => ReadonlyArray<S>
-  readonly equals?: (a: S, b: S) => boolean
-  readonly hash?: (state: S) => number
-  readonly partition?: (history: History<I, O>) => ReadonlyArray<Partition>
-  readonly describeInput?: (input: I) => string
-  readonly describeOutput?: (output: O) => string
-  readonly describeOperation?: (input: I, output: O | undefined) => string
-  readonly describeState?: (state: S) => string
-  /** As in `Model`, for one of the possible states. */
-  readonly lookahead?: (state: S, remaining: Remaining<I, O>) => boolean
 }
 
 const json = (value: unknown): string => {
