@@ -24,7 +24,7 @@ import * as RaftConfig from "../../src/raft/RaftConfig.js"
 import * as SimNetwork from "../../src/rpc/SimNetwork.js"
 import { Transport } from "../../src/rpc/Transport.js"
 import * as LogStorage from "../../src/storage/LogStorage.js"
-import { randomName } from "./names.js"
+import { connectEnds, randomName } from "./names.js"
 import { simTest, type SimTestOptions, TestRun } from "./simTest.js"
 
 /** The tester's election-timeout constant (SPEC §3.2). */
@@ -91,14 +91,8 @@ export const make = (options: Options) =>
 
     const startServer = (i: number) =>
       Effect.gen(function*() {
-        const ends: Record<string, string> = {}
-        for (let j = 0; j < n; j++) {
-          const name = yield* randomName
-          endnames[i]![j] = name
-          yield* net.makeEnd(name)
-          yield* net.connect(name, ids[j]!)
-          ends[ids[j]!] = name
-        }
+        const { ends, names } = yield* connectEnds(net, ids)
+        endnames[i] = names
         const storage = saved[i] ?? (yield* LogStorage.makeMemory)
         saved[i] = storage
         const scope = yield* Scope.make()

@@ -22,7 +22,7 @@ import type { RaftCore } from "../../src/raft/core/RaftCore.js"
 import * as Raft from "../../src/raft/Raft.js"
 import * as RaftConfig from "../../src/raft/RaftConfig.js"
 import * as LogStorage from "../../src/storage/LogStorage.js"
-import { randomName } from "./names.js"
+import { connectEnds } from "./names.js"
 import { simTest } from "./simTest.js"
 
 /** The tester's election-timeout constant (SPEC §2: ET). */
@@ -235,14 +235,8 @@ export const make = (options: Options) =>
     const start1 = (i: number, snapshotMode = options.snapshot === true) =>
       Effect.gen(function*() {
         yield* crash1(i)
-        const ends: Record<string, string> = {}
-        for (let j = 0; j < n; j++) {
-          const name = yield* randomName
-          endnames[i]![j] = name
-          yield* net.makeEnd(name)
-          yield* net.connect(name, ids[j]!)
-          ends[ids[j]!] = name
-        }
+        const { ends, names } = yield* connectEnds(net, ids)
+        endnames[i] = names
         lastApplied[i] = 0
         const storage = saved[i] ?? (yield* LogStorage.makeMemory)
         saved[i] = storage
