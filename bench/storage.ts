@@ -20,6 +20,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as FileStorage from "../src/storage/FileStorage.js"
 import type { LogEntry } from "../src/storage/LogStorage.js"
+import { instrumented, noFaults } from "../test/support/walFaults.js"
 
 const arg = (args: ReadonlyArray<string>, name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`)
@@ -59,43 +60,20 @@ const raw = (recordBytes: number, perFsync: number, ms: number): Result => {
   }
 }
 
-// Counts fsyncs of WAL segments.
-const counting = (fs: FileSystem.FileSystem, counter: { fsyncs: number }): FileSystem.FileSystem => ({
-  ...fs,
-  open: (file, options) =>
-    Effect.map(fs.open(file, options), (f): FileSystem.File => ({
-      [FileSystem.FileTypeId]: FileSystem.FileTypeId,
-      fd: f.fd,
-      get stat() {
-        return f.stat
-      },
-      seek: (offset, from) => f.seek(offset, from),
-      get sync() {
-        if (file.endsWith(".wal")) counter.fsyncs++
-        return f.sync
-      },
-      read: (buffer) => f.read(buffer),
-      readAlloc: (size) => f.readAlloc(size),
-      truncate: (length) => f.truncate(length),
-      write: (buffer) => f.write(buffer),
-      writeAll: (buffer) => f.writeAll(buffer)
-    }))
-})
-
 /** `inFlight` fibers append one entry at a time for `ms`. */
 const storage = (inFlight: number, data: Uint8Array, ms: number) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const dir = yield* fs.makeTempDirectoryScoped({ prefix: "concord-bench-" })
-    const counter = { fsyncs: 0 }
-    const s = yield* FileStorage.make({ dir }).pipe(Effect.provideService(FileSystem.FileSystem, counting(fs, counter)))
+    const counter = noFaults()
+    const s = yield* FileStorage.make({ dir }).pipe(Effect.provideService(FileSystem.FileSystem, instrumented(fs, counter)))
     let next = 1
     let stop = false
     // The index is taken in the same synchronous step that queues the append, so appends from the
     // concurrent fibers stay contiguous.
     const appendNext = Effect.suspend(() => s.append([{ index: next++, term: 1, kind: 0, data } satisfies LogEntry]))
     const loop = Effect.whileLoop({ while: () => !stop, body: () => appendNext, step: () => {} })
-    const before = { fsyncs: counter.fsyncs, bytes: walBytes(dir) }
+    const before = { fsyncs: counter.syncs, bytes: walBytes(dir) }
     const start = performance.now()
     const timer = setTimeout(() => {
       stop = true
@@ -107,7 +85,7 @@ const storage = (inFlight: number, data: Uint8Array, ms: number) =>
       label: inFlight === 1 ? "1 in flight" : `${inFlight} in flight`,
       entries: next - 1,
       bytes: walBytes(dir) - before.bytes,
-      fsyncs: counter.fsyncs - before.fsyncs,
+      fsyncs: counter.syncs - before.fsyncs,
       seconds
     }
   }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer))

@@ -1,5 +1,4 @@
 import { FileSystem } from "@effect/platform"
-import { SystemError } from "@effect/platform/Error"
 import { NodeFileSystem } from "@effect/platform-node"
 import { it } from "@effect/vitest"
 import { Cause, Effect, Either, Exit, Logger, Option, Scope } from "effect"
@@ -19,6 +18,7 @@ import {
   type Snapshot,
   StorageError
 } from "../../src/storage/LogStorage.js"
+import { noFaults, withFaults } from "../support/walFaults.js"
 import { entry, storageSuite } from "./suite.js"
 
 // -- harness -------------------------------------------------------------------------------------
@@ -101,47 +101,6 @@ const recordOffsets = (file: Uint8Array) => {
 }
 
 // -- a FileSystem that counts fsyncs and can fail on demand ---------------------------------------
-
-interface Faults {
-  syncs: number
-  failSync: boolean
-  failWrite: boolean
-}
-
-const injected = (method: string, file: string) =>
-  new SystemError({ module: "FileSystem", method, reason: "Unknown", pathOrDescriptor: file, description: "EIO (injected)" })
-
-const instrumented = (fs: FileSystem.FileSystem, faults: Faults): FileSystem.FileSystem => ({
-  ...fs,
-  open: (file, options) =>
-    Effect.map(fs.open(file, options), (f): FileSystem.File => {
-      const isSegment = file.endsWith(".wal")
-      return {
-        [FileSystem.FileTypeId]: FileSystem.FileTypeId,
-        fd: f.fd,
-        get stat() {
-          return f.stat
-        },
-        seek: (offset, from) => f.seek(offset, from),
-        get sync() {
-          return Effect.suspend(() => {
-            if (!isSegment) return f.sync
-            faults.syncs++
-            return faults.failSync ? Effect.fail(injected("sync", file)) : f.sync
-          })
-        },
-        read: (buffer) => f.read(buffer),
-        readAlloc: (size) => f.readAlloc(size),
-        truncate: (length) => f.truncate(length),
-        write: (buffer) => f.write(buffer),
-        writeAll: (buffer) =>
-          Effect.suspend(() => isSegment && faults.failWrite ? Effect.fail(injected("writeAll", file)) : f.writeAll(buffer))
-      }
-    })
-})
-
-const withFaults = <A, E, R>(faults: Faults, effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => Effect.provideService(effect, FileSystem.FileSystem, instrumented(fs, faults)))
 
 // -- the record format ------------------------------------------------------------------------------
 
@@ -424,7 +383,7 @@ describe("FileStorage installSnapshot is atomic at every crash point", () => {
 describe("FileStorage writes", () => {
   test("concurrent appends share fsyncs; sequential appends fsync each", Effect.gen(function*() {
     const dir = yield* tempDir
-    const faults: Faults = { syncs: 0, failSync: false, failWrite: false }
+    const faults = noFaults()
     const n = 32
     yield* withFaults(faults, withStorage({ dir }, (s) =>
       Effect.gen(function*() {
@@ -465,7 +424,7 @@ describe("FileStorage writes", () => {
 
   test("a failed fsync fails its whole batch and every later write; a restart recovers", Effect.gen(function*() {
     const dir = yield* tempDir
-    const faults: Faults = { syncs: 0, failSync: false, failWrite: false }
+    const faults = noFaults()
     yield* withFaults(faults, withStorage({ dir }, (s) =>
       Effect.gen(function*() {
         yield* s.append(range(1, 2, 1))
@@ -494,7 +453,7 @@ describe("FileStorage writes", () => {
 
   test("a failed write fails the caller with StorageError", Effect.gen(function*() {
     const dir = yield* tempDir
-    const faults: Faults = { syncs: 0, failSync: false, failWrite: false }
+    const faults = noFaults()
     yield* withFaults(faults, withStorage({ dir }, (s) =>
       Effect.gen(function*() {
         faults.failWrite = true
