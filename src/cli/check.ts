@@ -7,9 +7,9 @@
  * a bad flag; the message names the line).
  * @since 0.1.0
  */
-import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { reason } from "./internal/flags.js"
+import { durationValue, parseDuration, reason } from "./internal/flags.js"
 import { Console, Data, Duration, Effect, Either, Option } from "effect"
 import * as HtmlView from "../check/HtmlView.js"
 import * as Linearizability from "../check/Linearizability.js"
@@ -21,13 +21,7 @@ export class CliExit extends Data.TaggedError("CliExit")<{ readonly exitCode: nu
 export const ExitCode = { Linearizable: 0, NotLinearizable: 1, Unknown: 2, BadInput: 3 } as const
 
 /** Parses "10s", "500ms", "2m", "1h", or a bare number of seconds. */
-export const parseTimeout = (text: string): Option.Option<Duration.Duration> => {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text)
-  if (m === null) return Option.none()
-  const n = Number(m[1])
-  const unit = m[2] ?? "s"
-  return Option.some(Duration.millis(n * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000)))
-}
+export const parseTimeout = parseDuration
 
 const models = { kv: Kv.model } as const
 
@@ -38,15 +32,7 @@ const model = Options.choice("model", ["kv"]).pipe(
 const timeout = Options.text("timeout").pipe(
   Options.withPseudoName("duration"),
   Options.withDefault("10s"),
-  Options.mapEffect((text) =>
-    Option.match(parseTimeout(text), {
-      onNone: () =>
-        Effect.fail(
-          ValidationError.invalidValue(HelpDoc.p(`--timeout: "${text}" is not a duration (try 10s, 500ms, 2m)`))
-        ),
-      onSome: Effect.succeed
-    })
-  ),
+  Options.mapEffect((text) => durationValue("timeout", text)),
   Options.withDescription("wall-clock budget of the search, e.g. 10s, 500ms, 2m; then the answer is unknown (exit 2)")
 )
 const maxSteps = Options.integer("max-steps").pipe(

@@ -15,6 +15,7 @@ import type { NodeStatus } from "../kv/Messages.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
 import { type Child, describeExit, portFree, spawnConcord } from "./internal/children.js"
+import { statuses } from "./kv.js"
 
 export class ClusterExit extends Data.TaggedError("ClusterExit")<{ readonly exitCode: number }> {}
 
@@ -40,12 +41,11 @@ export const layout = (nodes: number, host: string, basePort: number, httpBasePo
 }
 
 /** Starts every node of `l` as a child process and waits until each listens (or fails). */
-export const startNodes = (l: Layout, host: string, onStderr: (node: string, line: string) => void, extra: ReadonlyArray<string> = []) =>
+export const startNodes = (l: Layout, host: string, onStderr: (node: string, line: string) => void) =>
   Effect.gen(function*() {
-    const peers = Object.entries(l.peers).map(([id, a]) => `${id}=${a}`).join(",")
     const children = new Map<string, Child>()
     for (const id of Object.keys(l.peers)) {
-      children.set(id, yield* startNode(l, id, host, peers, onStderr, extra))
+      children.set(id, yield* startNode(l, id, host, onStderr))
     }
     for (const [id, child] of children) {
       const ready = yield* Effect.either(Deferred.await(child.ready).pipe(Effect.timeout("20 seconds")))
@@ -57,25 +57,16 @@ export const startNodes = (l: Layout, host: string, onStderr: (node: string, lin
     return children
   })
 
-export const startNode = (
-  l: Layout,
-  id: string,
-  host: string,
-  peers: string,
-  onStderr: (node: string, line: string) => void,
-  extra: ReadonlyArray<string> = []
-) =>
+/** Starts node `id` of `l` as a child process (`concord kv serve` with the layout's peers, data and ports). */
+export const startNode = (l: Layout, id: string, host: string, onStderr: (node: string, line: string) => void) =>
   spawnConcord(
     id,
-    ["kv", "serve", "--id", id, "--peers", peers, "--data", l.data[id]!, "--host", host, "--http-port", String(l.http[id]), ...extra],
+    [
+      "kv", "serve", "--id", id, "--peers", Object.entries(l.peers).map(([peer, a]) => `${peer}=${a}`).join(","),
+      "--data", l.data[id]!, "--host", host, "--http-port", String(l.http[id])
+    ],
     (line) => onStderr(id, line)
   )
-
-/** Every node's status (undefined: unreachable), through one client transport. */
-export const statuses = (client: KvClient.KvClientShape, ids: ReadonlyArray<string>) =>
-  Effect.forEach(ids, (id) => Effect.map(Effect.either(client.status(id)), (r) => [id, Either.getOrUndefined(r)] as const), {
-    concurrency: "unbounded"
-  })
 
 export const summary = (rows: ReadonlyArray<readonly [string, NodeStatus | undefined]>): string => {
   const up = rows.filter(([, s]) => s !== undefined)

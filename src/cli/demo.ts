@@ -16,7 +16,8 @@ import * as HtmlView from "../check/HtmlView.js"
 import * as KvClient from "../kv/KvClient.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { layout, startNode, startNodes, statuses } from "./cluster.js"
+import { layout, startNode, startNodes } from "./cluster.js"
+import { statuses } from "./kv.js"
 import { freePort, stop } from "./internal/children.js"
 
 export class DemoExit extends Data.TaggedError("DemoExit")<{ readonly exitCode: number }> {}
@@ -48,7 +49,6 @@ const demo = Command.make(
         l.http[id] = ports[i + 3]!
       })
       const ids = Object.keys(l.peers)
-      const peerList = Object.entries(l.peers).map(([id, a]) => `${id}=${a}`).join(",")
       const quiet = () => {}
 
       yield* Console.log(`1. Starting 3 nodes (${Object.values(l.peers).join(", ")}; data in ${dir})`)
@@ -137,7 +137,7 @@ const demo = Command.make(
       yield* Console.log(`\n4. Restart ${victim.id} from its data directory and let it catch up`)
       yield* stop(children.get(victim.id)!)
       const restartedAt = now()
-      const again = yield* startNode(l, victim.id, host, peerList, quiet)
+      const again = yield* startNode(l, victim.id, host, quiet)
       children.set(victim.id, again)
       yield* Deferred.await(again.ready).pipe(Effect.mapError((e) => new Error(`restart failed: ${e.lastError}`)))
       const target = (yield* leaderOf).status.commit

@@ -45,8 +45,6 @@ export const parsePeers = (text: string): Either.Either<Record<string, string>, 
   return Object.keys(peers).length === 0 ? Either.left("no peers") : Either.right(peers)
 }
 
-const duration = durationOption
-
 // -- serve -------------------------------------------------------------------------------------------
 
 const serve = Command.make(
@@ -75,8 +73,8 @@ const serve = Command.make(
       Options.withDefault("concord"),
       Options.withDescription("cluster name, recorded in the data directory so it cannot be used by another cluster (default concord)")
     ),
-    electionTimeout: duration("election-timeout", "300ms", "Raft election timeout (randomized up to twice this)"),
-    heartbeat: duration("heartbeat", "50ms", "Raft heartbeat interval"),
+    electionTimeout: durationOption("election-timeout", "300ms", "Raft election timeout (randomized up to twice this)"),
+    heartbeat: durationOption("heartbeat", "50ms", "Raft heartbeat interval"),
     maxRaftState: Options.integer("max-raft-state").pipe(
       Options.withDefault(8 * 1024 * 1024),
       Options.withDescription("snapshot when the Raft log reaches this many bytes; -1 never (default 8388608)")
@@ -181,7 +179,7 @@ const endpointsOption = Options.text("endpoints").pipe(
   }),
   Options.withDescription(`Raft/KV addresses of any of the cluster's nodes (default ${DEFAULT_ENDPOINTS})`)
 )
-const timeoutOption = duration("timeout", "5s", "give up after this long")
+const timeoutOption = durationOption("timeout", "5s", "give up after this long")
 
 /** Learns the cluster's members from any reachable endpoint, and a client over TCP to it. */
 const connect = (command: string, endpoints: ReadonlyArray<string>, timeout: Duration.Duration) =>
@@ -242,10 +240,14 @@ const del = clientVerb("del", "delete KEY", (c, key) => c.client.delete(key, { t
 const status = Command.make("status", { endpoints: endpointsOption, timeout: timeoutOption }, (o) =>
   Effect.gen(function*() {
     const c = yield* connect("status", o.endpoints, o.timeout)
-    const rows = yield* Effect.forEach(Object.keys(c.peers), (id) =>
-      Effect.either(c.client.status(id)).pipe(Effect.map((r) => [id, r] as const)), { concurrency: "unbounded" })
-    yield* Console.log(formatStatus(c.peers, rows.map(([id, r]) => [id, Either.getOrUndefined(r)] as const)))
+    yield* Console.log(formatStatus(c.peers, yield* statuses(c.client, Object.keys(c.peers))))
   }).pipe(Effect.scoped)).pipe(Command.withDescription("show every node: role, term, leader, commit and applied index, log size"))
+
+/** Every node's status (undefined: unreachable), through one client transport. */
+export const statuses = (client: KvClient.KvClientShape, ids: ReadonlyArray<string>) =>
+  Effect.forEach(ids, (id) => Effect.map(Effect.either(client.status(id)), (r) => [id, Either.getOrUndefined(r)] as const), {
+    concurrency: "unbounded"
+  })
 
 export const formatStatus = (
   peers: Record<string, string>,

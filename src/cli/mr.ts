@@ -26,7 +26,8 @@ import * as Scheduler from "../mapreduce/Scheduler.js"
 import * as Sequential from "../mapreduce/Sequential.js"
 import * as Worker from "../mapreduce/Worker.js"
 import * as Tcp from "../rpc/Tcp.js"
-import { durationOption, invalid, parseDuration, reason } from "./internal/flags.js"
+import { selfCommand } from "./internal/children.js"
+import { durationOption, durationValue, invalid, parseDuration, reason } from "./internal/flags.js"
 import { Transport } from "../rpc/Transport.js"
 
 export { parseDuration }
@@ -40,8 +41,6 @@ const fail = (exitCode: number, command: string, message: string) =>
   Console.error(`concord mr ${command}: ${message}`).pipe(Effect.zipRight(new MrExit({ exitCode })))
 
 // -- flags -----------------------------------------------------------------------------------------
-
-const duration = durationOption
 
 const positive = (name: string, fallback: number, description: string) =>
   Options.integer(name).pipe(
@@ -60,7 +59,7 @@ const dirOption = Options.text("dir").pipe(
   Options.withDescription("the job directory: intermediate files and the outputs mr-out-<r> (default .)")
 )
 const reducesOption = positive("reduces", 10, "number of reduce tasks, i.e. of output files")
-const leaseOption = duration("lease", "10s", "a task not reported this long after it was assigned is assigned again")
+const leaseOption = durationOption("lease", "10s", "a task not reported this long after it was assigned is assigned again")
 const noBackupsOption = Options.boolean("no-backups").pipe(
   Options.withDescription("never start backup attempts of straggling tasks near the end of a phase")
 )
@@ -237,7 +236,7 @@ const coordinator = Command.make(
       Options.withDescription("port to listen on; 0 picks a free one (default 0)")
     ),
     lease: leaseOption,
-    grace: duration("grace", "1s", "after the job, keep answering workers (\"exit\") this long before exiting"),
+    grace: durationOption("grace", "1s", "after the job, keep answering workers (\"exit\") this long before exiting"),
     noBackups: noBackupsOption,
     keepIntermediate: keepOption,
     progress: progressOption,
@@ -302,12 +301,11 @@ const worker = Command.make(
 
 // -- run -------------------------------------------------------------------------------------------
 
-/** The command line that runs this CLI again (works from dist/ and from source under tsx). */
-const selfCommand = (args: ReadonlyArray<string>) =>
-  Process.make(process.execPath, ...process.execArgv, process.argv[1]!, ...args).pipe(
-    Process.stdout("inherit"),
-    Process.stderr("inherit")
-  )
+/** This CLI run again with `args`, sharing our stdout and stderr. */
+const selfProcess = (args: ReadonlyArray<string>) => {
+  const [command, argv] = selfCommand(args)
+  return Process.make(command, ...argv).pipe(Process.stdout("inherit"), Process.stderr("inherit"))
+}
 
 const run = Command.make(
   "run",
@@ -326,17 +324,8 @@ const run = Command.make(
       )
     ),
     timeout: Options.text("timeout").pipe(
+      Options.mapEffect((text) => durationValue("timeout", text, "try 60s, 5m")),
       Options.optional,
-      Options.mapEffect((t) =>
-        Option.match(t, {
-          onNone: () => Effect.succeed(Option.none<Duration.Duration>()),
-          onSome: (text) =>
-            Option.match(parseDuration(text), {
-              onNone: () => invalid(`--timeout: "${text}" is not a duration (try 60s, 5m)`),
-              onSome: (d) => Effect.succeed(Option.some(d))
-            })
-        })
-      ),
       Options.withDescription("fail the job if it is not done within this time (default: no limit)")
     ),
     progress: progressOption,
@@ -367,7 +356,7 @@ const run = Command.make(
         Effect.gen(function*() {
           for (;;) {
             const code = yield* Effect.scoped(
-              Effect.flatMap(Process.start(selfCommand(workerArgs)), (proc) => proc.exitCode)
+              Effect.flatMap(Process.start(selfProcess(workerArgs)), (proc) => proc.exitCode)
             ).pipe(Effect.either)
             const finished = yield* coordinator.finished
             const ok = Either.isRight(code) && code.right === 0

@@ -17,16 +17,18 @@ export const parseDuration = (text: string): Option.Option<Duration.Duration> =>
 /** A flag-value error in @effect/cli's terms (printed by it; the process exits 3). */
 export const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
 
+/** A duration flag's value, or a one-line error naming the flag (`hint` suggests good values). */
+export const durationValue = (name: string, text: string, hint = "try 10s, 500ms, 2m") =>
+  Option.match(parseDuration(text), {
+    onNone: () => invalid(`--${name}: "${text}" is not a duration (${hint})`),
+    onSome: (d) => Effect.succeed(d)
+  })
+
 /** A duration flag with a default, documented with it. */
 export const durationOption = (name: string, fallback: string, description: string) =>
   Options.text(name).pipe(
     Options.withDefault(fallback),
-    Options.mapEffect((text) =>
-      Option.match(parseDuration(text), {
-        onNone: () => invalid(`--${name}: "${text}" is not a duration (try 10s, 500ms, 2m)`),
-        onSome: (d) => Effect.succeed(d)
-      })
-    ),
+    Options.mapEffect((text) => durationValue(name, text)),
     Options.withDescription(`${description} (default ${fallback})`)
   )
 
