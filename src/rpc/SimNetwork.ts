@@ -130,10 +130,11 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
     let totalBytes = 0
     const trace: Array<string> | undefined = options.trace === true ? [] : undefined
 
-    const record = (event: string): Effect.Effect<void> =>
+    // The event text is built only when tracing (every simulated RPC passes here).
+    const record = (event: () => string): Effect.Effect<void> =>
       trace === undefined
         ? Effect.void
-        : Effect.clockWith((clock) => Effect.sync(() => trace.push(`${clock.unsafeCurrentTimeMillis()} ${event}`)))
+        : Effect.clockWith((clock) => Effect.sync(() => trace.push(`${clock.unsafeCurrentTimeMillis()} ${event()}`)))
 
     const fail = (reason: TransportError["reason"], peer: NodeId, detail: string) =>
       Effect.fail(withoutStack(() => new TransportError({ reason, peer, detail })))
@@ -206,18 +207,18 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
         if (end === undefined || !end.enabled || serverName === undefined || server === undefined) {
           // No delivery: the caller learns of the failure only after a delay.
           return Effect.flatMap(Random.nextIntBetween(0, longDelays ? 7000 : 100), (ms) =>
-            record(`unreachable ${endName} ${tag} ${ms}`).pipe(
+            record(() => `unreachable ${endName} ${tag} ${ms}`).pipe(
               Effect.zipRight(Effect.sleep(Duration.millis(ms))),
               Effect.zipRight(fail("Unreachable", to, `end ${endName ?? "(none)"} is disabled or its server is dead`))
             ))
         }
         return Effect.gen(function*() {
-          yield* record(`send ${endName} ${serverName} ${tag} ${bytes.length}`)
+          yield* record(() => `send ${endName} ${serverName} ${tag} ${bytes.length}`)
           yield* latency
           if (!reliable) {
             yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(0, 27)))
             if ((yield* Random.nextIntBetween(0, 1000)) < 100) {
-              yield* record(`drop-request ${endName}`)
+              yield* record(() => `drop-request ${endName}`)
               return yield* fail("Dropped", to, "the simulated network lost the request")
             }
           }
@@ -229,30 +230,30 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
           } else {
             const outcome = yield* awaitHandler(started, end, serverName, server)
             if (outcome === undefined || Exit.isFailure(outcome)) {
-              yield* record(`dead-during ${endName}`)
+              yield* record(() => `dead-during ${endName}`)
               return yield* fail("Unreachable", to, `server ${serverName} died while handling ${tag}`)
             }
             replyBytes = outcome.value
           }
           if (isDead(end, serverName, server)) {
-            yield* record(`dead-after ${endName}`)
+            yield* record(() => `dead-after ${endName}`)
             return yield* fail("Unreachable", to, `server ${serverName} is dead; its reply was discarded`)
           }
           const planned = replyDrops.get(end.name) ?? 0
           if (planned > 0) replyDrops.set(end.name, planned - 1)
           if (planned > 0 || (!reliable && (yield* Random.nextIntBetween(0, 1000)) < 100)) {
-            yield* record(`drop-reply ${endName}`)
+            yield* record(() => `drop-reply ${endName}`)
             return yield* fail("Dropped", to, "the simulated network lost the reply")
           }
           if (longReordering && (yield* Random.nextIntBetween(0, 900)) < 600) {
             const inner = yield* Random.nextIntBetween(0, 2001)
             const ms = 200 + (yield* Random.nextIntBetween(0, inner + 1))
-            yield* record(`reorder ${endName} ${ms}`)
+            yield* record(() => `reorder ${endName} ${ms}`)
             yield* Effect.sleep(Duration.millis(ms))
           }
           yield* latency
           totalBytes += replyBytes.length
-          yield* record(`reply ${endName} ${replyBytes.length}`)
+          yield* record(() => `reply ${endName} ${replyBytes.length}`)
           return yield* decodeReply(request, to, replyBytes)
         })
       })

@@ -398,8 +398,18 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
         })
         const waitDrain = conn.needsDrain
           ? Effect.async<void>((resume) => {
-            conn.socket.once("drain", () => resume(Effect.void))
-            conn.socket.once("close", () => resume(Effect.void))
+            // Whichever comes first removes both listeners, so waits do not pile up on a long-lived socket.
+            const off = () => {
+              conn.socket.off("drain", done)
+              conn.socket.off("close", done)
+            }
+            const done = () => {
+              off()
+              resume(Effect.void)
+            }
+            conn.socket.on("drain", done)
+            conn.socket.on("close", done)
+            return Effect.sync(off)
           })
           : Effect.void
         return waitDrain.pipe(

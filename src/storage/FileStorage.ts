@@ -64,6 +64,7 @@ import {
 import { recover } from "./internal/recovery.js"
 import { encodeRecord, encodeSnapshotFile } from "./internal/record.js"
 import {
+  checkAppendAt,
   type CorruptLog,
   type HardState,
   type LogEntry,
@@ -357,25 +358,13 @@ export const make = (
 
     const newDone = () => Deferred.unsafeMake<void, StorageError>(FiberId.none)
 
-    const checkAppend = (entries: ReadonlyArray<LogEntry>): string | undefined => {
-      if (entries.length === 0) return undefined
-      const first = entries[0]!.index
-      if (first < pendingSnapshotIndex + 1) {
-        return `append at index ${first} overlaps the snapshot (first index ${pendingSnapshotIndex + 1})`
-      }
-      if (first > pendingLastIndex + 1) return `append at index ${first} leaves a gap after index ${pendingLastIndex}`
-      for (let i = 1; i < entries.length; i++) {
-        if (entries[i]!.index !== first + i) return `appended entries are not contiguous at position ${i}`
-      }
-      return undefined
-    }
 
     // `append` and `setHardState` are plain functions, not `Effect.fn`: its per-call stack capture and
     // span cost more than the rest of an append put together. The writer's `FileStorage.commit` span
     // (one per batch) traces what matters, the write and fsync.
     const append = (entries: ReadonlyArray<LogEntry>, hardState?: HardState) =>
       submit(() => {
-        const bad = checkAppend(entries)
+        const bad = checkAppendAt(entries, pendingSnapshotIndex + 1, pendingLastIndex)
         if (bad !== undefined) throw new Error(`LogStorage: ${bad}`)
         const records: Array<Uint8Array> = []
         if (entries.length > 0) records.push(encodeRecord({ _tag: "Entries", entries }))

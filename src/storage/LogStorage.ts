@@ -199,6 +199,22 @@ export const encodedEntryBytes = (entry: LogEntry): number => entryCodec.encode(
 export const hardStateBytes = (hs: HardState): number => hardStateCodec.encode(hs).length
 
 /**
+ * Checks that `entries` may be appended to a log whose first index is `firstIndex` and last is
+ * `lastIndex`; returns a description of the violation, if any.
+ * @internal
+ */
+export const checkAppendAt = (entries: ReadonlyArray<LogEntry>, firstIndex: number, lastIndex: number): string | undefined => {
+  if (entries.length === 0) return undefined
+  const first = entries[0]!.index
+  if (first < firstIndex) return `append at index ${first} overlaps the snapshot (first index ${firstIndex})`
+  if (first > lastIndex + 1) return `append at index ${first} leaves a gap after index ${lastIndex}`
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i]!.index !== first + i) return `appended entries are not contiguous at position ${i}`
+  }
+  return undefined
+}
+
+/**
  * The logical contents of a node's storage, with the rules every Layer enforces. The file Layer keeps
  * one as its in-memory mirror and makes each change durable before applying it here.
  * @internal
@@ -221,14 +237,7 @@ export class LogModel {
 
   /** Checks an append against the rules; returns a description of the violation, if any. */
   checkAppend(entries: ReadonlyArray<LogEntry>): string | undefined {
-    if (entries.length === 0) return undefined
-    const first = entries[0]!.index
-    if (first < this.firstIndex) return `append at index ${first} overlaps the snapshot (first index ${this.firstIndex})`
-    if (first > this.lastIndex + 1) return `append at index ${first} leaves a gap after index ${this.lastIndex}`
-    for (let i = 1; i < entries.length; i++) {
-      if (entries[i]!.index !== first + i) return `appended entries are not contiguous at position ${i}`
-    }
-    return undefined
+    return checkAppendAt(entries, this.firstIndex, this.lastIndex)
   }
 
   append(entries: ReadonlyArray<LogEntry>, hardState?: HardState) {
