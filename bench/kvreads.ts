@@ -14,7 +14,7 @@ import * as RaftConfig from "../src/raft/RaftConfig.js"
 import * as Tcp from "../src/rpc/Tcp.js"
 import { Transport } from "../src/rpc/Transport.js"
 import * as FileStorage from "../src/storage/FileStorage.js"
-import { LogStorage } from "../src/storage/LogStorage.js"
+import { LogStorage } from "../src/raft/LogStorage.js"
 
 const CLIENTS = 64
 const KEYS = 100

@@ -19,7 +19,7 @@ import * as nodeFs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as FileStorage from "../src/storage/FileStorage.js"
-import type { LogEntry } from "../src/storage/LogStorage.js"
+import type { LogEntry } from "../src/raft/core/types.js"
 import { instrumented, noFaults } from "../test/support/walFaults.js"
 
 const arg = (args: ReadonlyArray<string>, name: string, fallback: number) => {

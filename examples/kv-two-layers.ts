@@ -8,7 +8,7 @@ import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { pathToFileURL } from "node:url"
-import { KvClient, KvNode, KvServer, LogStorage, Raft, RaftConfig, SimNetwork, Simulation, Tcp, Transport } from "../src/index.js"
+import { KvClient, KvNode, KvServer, LogStorage, MemoryStorage, Raft, RaftConfig, SimNetwork, Simulation, Tcp, Transport } from "../src/index.js"
 
 /** The application: it only knows the KvClient service. */
 export const program = Effect.gen(function*() {
@@ -25,7 +25,7 @@ export const simulatedCluster = Effect.gen(function*() {
   const net = yield* SimNetwork.SimNetwork
   for (const id of ids) {
     const transport = yield* net.meshTransport(id, ids)
-    const storage = yield* LogStorage.makeMemory
+    const storage = yield* MemoryStorage.make
     yield* Effect.gen(function*() {
       const raft = yield* Raft.make(RaftConfig.make({ id, peers: ids }))
       yield* KvServer.make({ maxRaftState: -1 }).pipe(Effect.provideService(Raft.Raft, raft))

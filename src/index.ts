@@ -2,12 +2,13 @@
  * Concord: fault-tolerant distributed systems on Effect.
  * @since 0.1.0
  */
-export * as Codec from "./rpc/Codec.js"
+export * as Codec from "./codec/Codec.js"
 export * as SimNetwork from "./rpc/SimNetwork.js"
 export * as Tcp from "./rpc/Tcp.js"
 export * as Transport from "./rpc/Transport.js"
 export * as Simulation from "./sim/Simulation.js"
-export * as LogStorage from "./storage/LogStorage.js"
+export * as LogStorage from "./raft/LogStorage.js"
+export * as MemoryStorage from "./storage/MemoryStorage.js"
 export * as FileStorage from "./storage/FileStorage.js"
 export * as Raft from "./raft/Raft.js"
 export * as RaftConfig from "./raft/RaftConfig.js"

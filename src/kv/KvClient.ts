@@ -10,7 +10,7 @@
  */
 import { Context, Data, Duration, Effect, Layer, Random } from "effect"
 import { withoutStack } from "../internal/errors.js"
-import type { NotLeader } from "../raft/Raft.js"
+import type { NotLeader } from "../raft/Messages.js"
 import { type NodeId, Transport, type TransportError } from "../rpc/Transport.js"
 import { KvGet, type KvRetry, KvStatus, KvWrite, type NodeStatus } from "./Messages.js"
 

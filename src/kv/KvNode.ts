@@ -11,7 +11,7 @@ import * as RaftConfig from "../raft/RaftConfig.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
 import * as FileStorage from "../storage/FileStorage.js"
-import { type CorruptLog, LogStorage, type StorageError } from "../storage/LogStorage.js"
+import { type CorruptLog, LogStorage, type StorageError } from "../raft/LogStorage.js"
 import * as HttpApi from "./HttpApi.js"
 import * as KvServer from "./KvServer.js"
 

@@ -15,10 +15,11 @@
  * @since 0.1.0
  */
 import { Effect, Fiber, type Scope } from "effect"
-import { type NodeStopped, NotLeader, type Raft } from "../raft/Raft.js"
+import { NotLeader } from "../raft/Messages.js"
+import type { NodeStopped, Raft } from "../raft/Raft.js"
 import * as Rsm from "../raft/ReplicatedStateMachine.js"
 import { Transport } from "../rpc/Transport.js"
-import { LogStorage, type StorageError } from "../storage/LogStorage.js"
+import type { StorageError } from "../raft/LogStorage.js"
 import * as Kv from "./KvStateMachine.js"
 import { KvProtocol, type KvRequest, KvRetry, NodeStatus } from "./Messages.js"
 
@@ -46,7 +47,7 @@ const SNAPSHOT_AT = 0.9
 /** Starts a KV replica on the `Raft` node in context; serves until the scope closes. */
 export const make = (
   options: Options
-): Effect.Effect<KvServerShape, StorageError, Raft | LogStorage | Transport | Scope.Scope> =>
+): Effect.Effect<KvServerShape, StorageError, Raft | Transport | Scope.Scope> =>
   Effect.gen(function*() {
     const transport = yield* Transport
     const replica = yield* Rsm.make(Kv.machine, {
@@ -106,10 +107,9 @@ export const make = (
         )
       )
 
-    const storage = yield* LogStorage
     const status = Effect.gen(function*() {
       const s = yield* replica.raft.status
-      const sizes = yield* storage.sizes
+      const sizes = yield* replica.raft.sizes
       return new NodeStatus({
         id: s.id,
         role: s.role,

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import * as Codec from "../rpc/Codec.js"
+import * as Codec from "../codec/Codec.js"
 import type { StateMachine } from "../raft/ReplicatedStateMachine.js"
 
 /** A command as stored in the Raft log. Gets enter the log only in `getMode: "log"`. */

@@ -3,7 +3,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { NotLeader } from "../raft/Raft.js"
+import { NotLeader } from "../raft/Messages.js"
 import * as Transport from "../rpc/Transport.js"
 
 /** The server could not finish the request in time (no quorum, or an election); retry elsewhere. */

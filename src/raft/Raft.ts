@@ -17,25 +17,24 @@
  * it again over the same `LogStorage` restarts it.
  * @since 0.1.0
  */
-import { Clock, Context, Data, Deferred, Effect, FiberSet, Layer, Option, Queue, Random, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Data, Deferred, Effect, FiberSet, Layer, Option, Queue, Random, type Scope, Stream } from "effect"
 import { withoutStack } from "../internal/errors.js"
-import { Transport, type NodeId } from "../rpc/Transport.js"
-import { EntryKind, LogStorage, type StorageError } from "../storage/LogStorage.js"
+import * as Transport from "../rpc/Transport.js"
 import { type Event, RaftCore, type Status } from "./core/RaftCore.js"
-import { type RaftRequest, type RaftResponse, RaftProtocol } from "./Messages.js"
+import { EntryKind, type NodeId, type Snapshot } from "./core/types.js"
+import { LogStorage, type Sizes, type StorageError } from "./LogStorage.js"
+import type { RaftRequest, RaftResponse } from "./core/messages.js"
+import type * as Wire from "./Messages.js"
+import { AppendEntries, Heartbeat, InstallSnapshot, NotLeader, RequestVote, TimeoutNow } from "./Messages.js"
 import type { RaftConfig } from "./RaftConfig.js"
 
 export type { Status } from "./core/RaftCore.js"
 export type { RaftConfig } from "./RaftConfig.js"
 
-/** This node is not the leader; `leaderHint` is the leader it knows of, if any. */
-export class NotLeader extends Schema.TaggedError<NotLeader>()("NotLeader", {
-  leaderHint: Schema.NullOr(Schema.String)
-}) {
-  override get message() {
-    return this.leaderHint === null ? "not the leader (no leader known)" : `not the leader (try ${this.leaderHint})`
-  }
-}
+export { NotLeader } from "./Messages.js"
+
+/** The protocol a Raft node serves. */
+export const RaftProtocol = Transport.protocol("Raft", RequestVote, AppendEntries, Heartbeat, InstallSnapshot, TimeoutNow)
 
 /** The node was shut down while the operation waited. */
 export class NodeStopped extends Data.TaggedError("NodeStopped")<{ readonly id: NodeId }> {
@@ -70,6 +69,13 @@ export interface RaftShape {
   readonly snapshot: (index: number, data: Uint8Array) => Effect.Effect<void>
   /** Hands leadership to `to` (which must be a peer); it campaigns once its log is up to date. */
   readonly transferLeadership: (to: NodeId) => Effect.Effect<void, NotLeader>
+  /** The storage's sizes: log, snapshot, and what it takes on disk. */
+  readonly sizes: Effect.Effect<Sizes>
+  /**
+   * The latest durable snapshot (a restarting application resumes from it; once it covers an index,
+   * the log before it is gone).
+   */
+  readonly storedSnapshot: Effect.Effect<Snapshot | undefined, StorageError>
 }
 
 /** The Raft service tag. */
@@ -84,6 +90,22 @@ export class RaftObserver extends Context.Tag("concord/RaftObserver")<RaftObserv
   readonly observe: (core: RaftCore) => void
 }>() {}
 
+/** The wire class of a message of the core (which makes plain objects). */
+const toWire = (request: RaftRequest) => {
+  switch (request._tag) {
+    case "RequestVote":
+      return new RequestVote(request, true)
+    case "AppendEntries":
+      return new AppendEntries(request, true)
+    case "Heartbeat":
+      return new Heartbeat(request, true)
+    case "InstallSnapshot":
+      return new InstallSnapshot(request, true)
+    case "TimeoutNow":
+      return new TimeoutNow(request, true)
+  }
+}
+
 const requestSender = (request: RaftRequest): NodeId => {
   switch (request._tag) {
     case "RequestVote":
@@ -97,9 +119,9 @@ const requestSender = (request: RaftRequest): NodeId => {
  * Starts a Raft node in the current scope: loads its state from `LogStorage`, serves the Raft
  * protocol on the `Transport`, and runs until the scope closes.
  */
-export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError, Transport | LogStorage | Scope.Scope> =>
+export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError, Transport.Transport | LogStorage | Scope.Scope> =>
   Effect.gen(function*() {
-    const transport = yield* Transport
+    const transport = yield* Transport.Transport
     const storage = yield* LogStorage
     const clock = yield* Effect.clock
     const persisted = yield* storage.load
@@ -131,7 +153,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
     }
 
     const send = (to: NodeId, request: RaftRequest) =>
-      transport.call(to, request, callOptions).pipe(
+      transport.call(to, toWire(request), callOptions).pipe(
         Effect.matchEffect({
           onSuccess: (response) => Effect.sync(() => step({ _tag: "Response", now: now(), from: to, request, response })),
           onFailure: () => Effect.sync(() => step({ _tag: "Failure", now: now(), to, request }))
@@ -209,7 +231,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
         step({ _tag: "Request", now: now(), from: requestSender(request), request, token })
         return Deferred.await(reply)
       })
-    yield* transport.serve<RaftRequest, never>(RaftProtocol, {
+    yield* transport.serve<Wire.RaftRequest, never>(RaftProtocol, {
       RequestVote: handle,
       AppendEntries: handle,
       Heartbeat: handle,
@@ -254,11 +276,13 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
           if (s.role !== "Leader") return Effect.fail(new NotLeader({ leaderHint: s.leader }))
           step({ _tag: "TransferLeader", now: now(), to })
           return Effect.void
-        })
+        }),
+      sizes: storage.sizes,
+      storedSnapshot: storage.snapshot
     }
     return shape
   })
 
 /** A Raft node as a Layer (needs a `Transport` and a `LogStorage`). */
-export const layer = (config: RaftConfig): Layer.Layer<Raft, StorageError, Transport | LogStorage> =>
+export const layer = (config: RaftConfig): Layer.Layer<Raft, StorageError, Transport.Transport | LogStorage> =>
   Layer.scoped(Raft, make(config))

@@ -9,9 +9,10 @@
  * @since 0.1.0
  */
 import { Data, Deferred, Effect, Either, type Schema, type Scope, Stream } from "effect"
-import * as Codec from "../rpc/Codec.js"
-import { LogStorage, type StorageError } from "../storage/LogStorage.js"
-import { type ApplyMsg, NodeStopped, type NotLeader, Raft, type RaftShape } from "./Raft.js"
+import * as Codec from "../codec/Codec.js"
+import type { StorageError } from "./LogStorage.js"
+import type { NotLeader } from "./Messages.js"
+import { type ApplyMsg, NodeStopped, Raft, type RaftShape } from "./Raft.js"
 
 /**
  * A deterministic state machine: the same commands in the same order give the same states and results.
@@ -69,10 +70,9 @@ interface Waiter<R> {
 export const make = <S, C, R, I>(
   machine: StateMachine<S, C, R>,
   options: Options<C, I>
-): Effect.Effect<ReplicatedStateMachine<S, C, R>, StorageError, Raft | LogStorage | Scope.Scope> =>
+): Effect.Effect<ReplicatedStateMachine<S, C, R>, StorageError, Raft | Scope.Scope> =>
   Effect.gen(function*() {
     const raft = yield* Raft
-    const storage = yield* LogStorage
     const codec = Codec.make(options.command as Schema.Schema<C, I, never>, "command")
     const limit = options.snapshotLogBytes ?? 4 * 1024 * 1024
     let state = machine.initial()
@@ -85,7 +85,7 @@ export const make = <S, C, R, I>(
     // A restarting node resumes from its own latest snapshot (Raft replays only the entries after it).
     // Messages at or below what is loaded here are skipped below, so a snapshot installed by the
     // leader meanwhile is handled too.
-    const snap = yield* storage.snapshot
+    const snap = yield* raft.storedSnapshot
     if (snap !== undefined) {
       state = machine.restore(snap.data)
       applied = snap.index
@@ -134,9 +134,9 @@ export const make = <S, C, R, I>(
         }
         releaseReads()
         if (limit < 0 || applied <= lastSnapshot) return Effect.void
-        return Effect.flatMap(storage.sizes, (sizes) => {
+        return Effect.flatMap(raft.sizes, (sizes) => {
           if (sizes.logBytes <= limit) return Effect.void
-          return Effect.flatMap(Effect.either(storage.snapshot), (persisted) => {
+          return Effect.flatMap(Effect.either(raft.storedSnapshot), (persisted) => {
             // The log shrinks only once the last snapshot is durable: until then, do not encode the
             // whole state again for every entry applied meanwhile. (A storage that cannot tell holds
             // nothing back.)

@@ -13,8 +13,8 @@
  */
 import { Context, Data, type Duration, type Effect, type Schema, type Scope } from "effect"
 
-/** The name of a node: a simulated server name, or a peer id that the TCP Layer maps to an address. */
-export type NodeId = string
+export type { NodeId } from "../raft/core/types.js"
+import type { NodeId } from "../raft/core/types.js"
 
 /** Why a call failed at the transport level (the request may or may not have been executed). */
 export type TransportErrorReason =

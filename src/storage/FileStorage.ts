@@ -63,17 +63,9 @@ import {
 } from "./internal/files.js"
 import { recover } from "./internal/recovery.js"
 import { encodeRecord, encodeSnapshotFile } from "./internal/record.js"
-import {
-  checkAppendAt,
-  type CorruptLog,
-  type HardState,
-  type LogEntry,
-  LogStorage,
-  type LogStorageShape,
-  type LogModel,
-  type Snapshot,
-  StorageError
-} from "./LogStorage.js"
+import type { HardState, LogEntry, Snapshot } from "../raft/core/types.js"
+import { type CorruptLog, LogStorage, type LogStorageShape, StorageError } from "../raft/LogStorage.js"
+import { checkAppendAt, type LogModel } from "./internal/LogModel.js"
 
 /** Options of a file storage. */
 export interface Options {
@@ -216,6 +208,21 @@ export const make = (
         ), { discard: true })
     yield* removeAll(recovered.obsolete)
 
+    // What the files take, for `sizes().diskBytes`: counted from the directory at open and after each
+    // snapshot (which deletes files), and by the bytes written in between.
+    const measureDisk = Effect.gen(function*() {
+      let total = 0
+      for (const d of [walDir, snapDir]) {
+        const names = yield* fs.readDirectory(d).pipe(Effect.orElseSucceed(() => []))
+        for (const n of names) {
+          const info = yield* fs.stat(path.join(d, n)).pipe(Effect.option)
+          if (info._tag === "Some") total += Number(info.value.size)
+        }
+      }
+      return total
+    })
+    let diskBytes = yield* measureDisk
+
     // -- the writer ------------------------------------------------------------------------------
 
     const queue = yield* Queue.unbounded<Request>()
@@ -241,6 +248,7 @@ export const make = (
     const roll = (opening: Uint8Array) =>
       Effect.gen(function*() {
         const next = yield* createSegment(segment.number + 1, opening)
+        diskBytes += opening.length
         const previous = segment
         segment = next
         yield* Scope.close(previous.scope, Exit.void)
@@ -258,6 +266,7 @@ export const make = (
             yield* segment.file.writeAll(bytes).pipe(io(segment.path))
             yield* segment.file.sync.pipe(io(segment.path))
             segment.size += bytes.length
+            diskBytes += bytes.length
           }
         }
         for (const r of batch) r.apply(model)
@@ -285,6 +294,7 @@ export const make = (
             ...walNames.filter((n) => (parseSegmentName(n) ?? Infinity) < segment.number).map((n) => path.join(walDir, n)),
             ...snapNames.filter((n) => n.startsWith("snapshot-") && n !== name).map((n) => path.join(snapDir, n))
           ])
+          diskBytes = yield* measureDisk
         }
         yield* Deferred.succeed(request.done, undefined)
       })
@@ -401,7 +411,7 @@ export const make = (
       setHardState,
       installSnapshot,
       snapshot: Effect.sync(() => model.snapshot),
-      sizes: Effect.sync(() => model.sizes())
+      sizes: Effect.sync(() => ({ ...model.sizes(), diskBytes }))
     }
     return storage
   })

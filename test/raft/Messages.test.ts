@@ -1,6 +1,6 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import * as Codec from "../../src/rpc/Codec.js"
+import * as Codec from "../../src/codec/Codec.js"
 import { AppendEntries } from "../../src/raft/Messages.js"
 
 describe("Raft wire messages", () => {

@@ -14,7 +14,7 @@ import {
   RequestVote,
   RequestVoteReply
 } from "../../src/raft/Messages.js"
-import { emptyHardState, type LogEntry, type Persisted } from "../../src/storage/LogStorage.js"
+import { emptyHardState, type LogEntry, type Persisted } from "../../src/raft/core/types.js"
 
 const config = (id: string, over: Partial<CoreConfig> = {}): CoreConfig => ({
   id,

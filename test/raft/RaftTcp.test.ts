@@ -9,14 +9,14 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { it } from "@effect/vitest"
 import { Effect, Exit, Schema, Scope } from "effect"
 import { describe, expect } from "vitest"
-import * as Codec from "../../src/rpc/Codec.js"
+import * as Codec from "../../src/codec/Codec.js"
 import * as Tcp from "../../src/rpc/Tcp.js"
 import { Transport } from "../../src/rpc/Transport.js"
 import * as Raft from "../../src/raft/Raft.js"
 import * as RaftConfig from "../../src/raft/RaftConfig.js"
 import * as Rsm from "../../src/raft/ReplicatedStateMachine.js"
 import * as FileStorage from "../../src/storage/FileStorage.js"
-import { LogStorage } from "../../src/storage/LogStorage.js"
+import { LogStorage } from "../../src/raft/LogStorage.js"
 
 /** The replicated state: every number added, in order. */
 const machine: Rsm.StateMachine<ReadonlyArray<number>, number, number> = {

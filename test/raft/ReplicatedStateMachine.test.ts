@@ -1,13 +1,14 @@
 /** ReplicatedStateMachine in simulation: results, dropped proposals, snapshots and restarts. */
 import { Clock, Effect, Either, Exit, Fiber, Schema, Scope } from "effect"
 import { describe, expect } from "vitest"
-import * as Codec from "../../src/rpc/Codec.js"
+import * as Codec from "../../src/codec/Codec.js"
 import * as SimNetwork from "../../src/rpc/SimNetwork.js"
 import { Transport } from "../../src/rpc/Transport.js"
 import * as Raft from "../../src/raft/Raft.js"
 import * as RaftConfig from "../../src/raft/RaftConfig.js"
 import * as Rsm from "../../src/raft/ReplicatedStateMachine.js"
-import * as LogStorage from "../../src/storage/LogStorage.js"
+import * as LogStorage from "../../src/raft/LogStorage.js"
+import * as MemoryStorage from "../../src/storage/MemoryStorage.js"
 import { simTest } from "../support/simTest.js"
 
 /** A bank of counters: `["add", key, n]` returns the new value. */
@@ -29,11 +30,11 @@ const ids = ["a", "b", "c"]
 
 const cluster = Effect.gen(function*() {
   const net = yield* SimNetwork.make()
-  const storages = new Map<string, LogStorage.MemoryStorage>()
+  const storages = new Map<string, MemoryStorage.MemoryStorage>()
   const nodes = new Map<string, { scope: Scope.CloseableScope; rsm: Rsm.ReplicatedStateMachine<ReadonlyMap<string, number>, Cmd, number> }>()
   const start = (id: string) =>
     Effect.gen(function*() {
-      const storage = storages.get(id) ?? (yield* LogStorage.makeMemory)
+      const storage = storages.get(id) ?? (yield* MemoryStorage.make)
       storages.set(id, storage)
       const scope = yield* Scope.make()
       const transport = yield* net.meshTransport(id, ids)

@@ -8,16 +8,9 @@ import { describe, expect, it as vit } from "vitest"
 import * as FileStorage from "../../src/storage/FileStorage.js"
 import { segmentName } from "../../src/storage/internal/files.js"
 import { encodeRecord, encodeRecordWithSchema, scan, type WalRecord } from "../../src/storage/internal/record.js"
-import {
-  CorruptLog,
-  type HardState,
-  type LogEntry,
-  LogModel,
-  type LogStorageShape,
-  type Persisted,
-  type Snapshot,
-  StorageError
-} from "../../src/storage/LogStorage.js"
+import type { HardState, LogEntry, Persisted, Snapshot } from "../../src/raft/core/types.js"
+import { CorruptLog, type LogStorageShape, StorageError } from "../../src/raft/LogStorage.js"
+import { LogModel } from "../../src/storage/internal/LogModel.js"
 import { noFaults, withFaults } from "../support/walFaults.js"
 import { entry, storageSuite } from "./suite.js"
 
@@ -381,6 +374,26 @@ describe("FileStorage installSnapshot is atomic at every crash point", () => {
 // -- group commit, failures, segments, identity -------------------------------------------------------
 
 describe("FileStorage writes", () => {
+  test("diskBytes counts what the files take: overwritten entries until a snapshot compacts them", Effect.gen(function*() {
+    const dir = yield* tempDir
+    const big = (index: number, term: number): LogEntry => ({ index, term, kind: 0, data: new Uint8Array(1000) })
+    yield* withStorage({ dir }, (s) =>
+      Effect.gen(function*() {
+        for (let term = 1; term <= 5; term++) yield* s.append([1, 2, 3].map((i) => big(i, term)))
+        const rewritten = yield* s.sizes
+        // Five writes of the same three indices: the log holds three entries, the WAL all fifteen.
+        expect(rewritten.logBytes).toBeLessThan(3 * 1100)
+        expect(rewritten.diskBytes).toBeGreaterThan(15 * 1000)
+        yield* s.installSnapshot({ index: 3, term: 5, data: new Uint8Array(10) })
+        const compacted = yield* s.sizes
+        expect(compacted.diskBytes).toBeLessThan(1000)
+        expect(compacted.diskBytes).toBeGreaterThan(compacted.snapshotBytes)
+      }))
+    // Reopened, it measures the directory again.
+    const reopened = yield* withStorage({ dir }, (s) => s.sizes)
+    expect(reopened.diskBytes).toBeLessThan(1000)
+  }))
+
   test("concurrent appends share fsyncs; sequential appends fsync each", Effect.gen(function*() {
     const dir = yield* tempDir
     const faults = noFaults()

@@ -1,6 +1,6 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { encodedEntryBytes, entryBytes } from "../../src/storage/LogStorage.js"
+import { encodedEntryBytes, entryBytes } from "../../src/storage/internal/LogModel.js"
 
 describe("LogStorage sizes", () => {
   it("the computed entry size equals the encoded size, at every msgpack size boundary", () => {

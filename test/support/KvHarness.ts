@@ -23,7 +23,8 @@ import * as Raft from "../../src/raft/Raft.js"
 import * as RaftConfig from "../../src/raft/RaftConfig.js"
 import * as SimNetwork from "../../src/rpc/SimNetwork.js"
 import { Transport } from "../../src/rpc/Transport.js"
-import * as LogStorage from "../../src/storage/LogStorage.js"
+import * as LogStorage from "../../src/raft/LogStorage.js"
+import * as MemoryStorage from "../../src/storage/MemoryStorage.js"
 import { connectEnds, randomName } from "./names.js"
 import { simTest, type SimTestOptions, TestRun } from "./simTest.js"
 
@@ -78,7 +79,7 @@ export const make = (options: Options) =>
     yield* net.setLatency(LATENCY_MS[0], LATENCY_MS[1])
     const ids = Array.from({ length: n }, (_, i) => String(i))
     const servers: Array<Server | undefined> = Array.from({ length: n }, () => undefined)
-    const saved: Array<LogStorage.MemoryStorage | undefined> = Array.from({ length: n }, () => undefined)
+    const saved: Array<MemoryStorage.MemoryStorage | undefined> = Array.from({ length: n }, () => undefined)
     const endnames: Array<Array<string>> = Array.from({ length: n }, () => [])
     const clerkEnds = new Map<string, Array<string>>()
     const history: Array<KvModel.Operation> = []
@@ -93,7 +94,7 @@ export const make = (options: Options) =>
       Effect.gen(function*() {
         const { ends, names } = yield* connectEnds(net, ids)
         endnames[i] = names
-        const storage = saved[i] ?? (yield* LogStorage.makeMemory)
+        const storage = saved[i] ?? (yield* MemoryStorage.make)
         saved[i] = storage
         const scope = yield* Scope.make()
         const config = RaftConfig.make({ id: ids[i]!, peers: ids, electionTimeoutMs: 300, heartbeatIntervalMs: 100, ...options.raft })

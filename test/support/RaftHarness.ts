@@ -15,13 +15,14 @@
  * - state machine safety: no two nodes apply different commands at an index (the applier check).
  */
 import { Clock, Deferred, Effect, Exit, Layer, Random, Scope, Stream } from "effect"
-import * as Codec from "../../src/rpc/Codec.js"
+import * as Codec from "../../src/codec/Codec.js"
 import * as SimNetwork from "../../src/rpc/SimNetwork.js"
 import { Transport } from "../../src/rpc/Transport.js"
 import type { RaftCore } from "../../src/raft/core/RaftCore.js"
 import * as Raft from "../../src/raft/Raft.js"
 import * as RaftConfig from "../../src/raft/RaftConfig.js"
-import * as LogStorage from "../../src/storage/LogStorage.js"
+import * as LogStorage from "../../src/raft/LogStorage.js"
+import * as MemoryStorage from "../../src/storage/MemoryStorage.js"
 import { connectEnds } from "./names.js"
 import { simTest } from "./simTest.js"
 
@@ -76,7 +77,7 @@ export const make = (options: Options) =>
     const fatal = yield* Deferred.make<never, Fatal>()
     const ids = Array.from({ length: n }, (_, i) => String(i))
     const nodes: Array<Node | undefined> = Array.from({ length: n }, () => undefined)
-    const saved: Array<LogStorage.MemoryStorage | undefined> = Array.from({ length: n }, () => undefined)
+    const saved: Array<MemoryStorage.MemoryStorage | undefined> = Array.from({ length: n }, () => undefined)
     const connected: Array<boolean> = Array.from({ length: n }, () => false)
     const endnames: Array<Array<string>> = Array.from({ length: n }, () => [])
     const logs: Array<Map<number, Command>> = Array.from({ length: n }, () => new Map())
@@ -131,7 +132,7 @@ export const make = (options: Options) =>
     const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i])
 
     /** A memory storage whose appends are checked for log matching across all nodes. */
-    const checked = (inner: LogStorage.MemoryStorage, node: string): LogStorage.LogStorageShape => ({
+    const checked = (inner: MemoryStorage.MemoryStorage, node: string): LogStorage.LogStorageShape => ({
       ...inner,
       append: (entries, hardState) =>
         Effect.suspend(() => {
@@ -238,7 +239,7 @@ export const make = (options: Options) =>
         const { ends, names } = yield* connectEnds(net, ids)
         endnames[i] = names
         lastApplied[i] = 0
-        const storage = saved[i] ?? (yield* LogStorage.makeMemory)
+        const storage = saved[i] ?? (yield* MemoryStorage.make)
         saved[i] = storage
         const snap = yield* storage.snapshot
         if (snap !== undefined && snap.data.length > 0) {

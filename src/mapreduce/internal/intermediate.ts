@@ -9,7 +9,7 @@
  * @internal
  */
 import { Either } from "effect"
-import * as Codec from "../../rpc/Codec.js"
+import * as Codec from "../../codec/Codec.js"
 
 /** Encodes pairs given flat as `[k0, v0, k1, v1, ...]`. */
 export const encode = (flat: ReadonlyArray<string>): Uint8Array => Codec.pack(flat)

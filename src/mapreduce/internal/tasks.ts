@@ -13,7 +13,7 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Cause, Effect, Either, Predicate } from "effect"
-import type { DecodeError } from "../../rpc/Codec.js"
+import type { DecodeError } from "../../codec/Codec.js"
 import { type App, AppError, type AppResult, MrEnv, type MrEnvShape } from "../App.js"
 import * as Files from "./files.js"
 import * as Intermediate from "./intermediate.js"

@@ -17,27 +17,24 @@
  * (up to `maxInflight` appends in flight), the 6.824 fast log backtracking (conflict term/index).
  * @internal
  */
-import type { NodeId } from "../../rpc/Transport.js"
-import type { RaftConfig } from "../RaftConfig.js"
-import { EntryKind, type HardState, type LogEntry, type Persisted, type Snapshot } from "../../storage/LogStorage.js"
-import {
+import { type CoreConfig, EntryKind, type HardState, type LogEntry, type NodeId, type Persisted, type Snapshot } from "./types.js"
+import type {
   AppendEntries,
   AppendEntriesReply,
   Heartbeat,
   HeartbeatReply,
   InstallSnapshot,
   InstallSnapshotReply,
-  type RaftRequest,
-  type RaftResponse,
+  RaftRequest,
+  RaftResponse,
   RequestVote,
   RequestVoteReply,
   TimeoutNow
-} from "../Messages.js"
+} from "./messages.js"
 import { Progress } from "./Progress.js"
 import { RaftLog } from "./RaftLog.js"
 
-/** The protocol's configuration: `RaftConfig` without what only the shell uses. */
-export type CoreConfig = Omit<RaftConfig, "rpcTimeoutMs">
+export type { CoreConfig } from "./types.js"
 
 export type Role = "Follower" | "PreCandidate" | "Candidate" | "Leader"
 
@@ -394,14 +391,15 @@ export class RaftCore {
     this.resetElectionTimer()
     if (this.votes.size >= this.quorum) return this.wonElection()
     for (const p of this.others) {
-      this.send(p, new RequestVote({
+      this.send(p, {
+        _tag: "RequestVote",
         term,
         candidate: this.config.id,
         lastIndex: this.log.lastIndex,
         lastTerm: this.log.lastTerm,
         preVote: kind === "pre",
         transfer: kind === "transfer"
-      }, true))
+      })
     }
   }
 
@@ -436,12 +434,13 @@ export class RaftCore {
   private broadcastHeartbeat() {
     this.heartbeatDeadline = this.now + this.config.heartbeatIntervalMs
     for (const [id, p] of this.progress) {
-      this.send(id, new Heartbeat({
+      this.send(id, {
+        _tag: "Heartbeat",
         term: this.term,
         leader: this.config.id,
         commit: Math.min(this.commit, p.match),
         readRound: this.readRound
-      }, true))
+      })
     }
   }
 
@@ -455,19 +454,20 @@ export class RaftCore {
       // The follower needs entries that were compacted into the snapshot.
       const snapshot = this.log.snapshot!
       p.becomeSnapshot(snapshot.index)
-      this.send(to, new InstallSnapshot({ term: this.term, leader: this.config.id, snapshot }, true))
+      this.send(to, { _tag: "InstallSnapshot", term: this.term, leader: this.config.id, snapshot })
       return
     }
     const entries = this.log.slice(p.next, this.log.lastIndex + 1, this.config.maxAppendBytes)
     if (entries.length === 0 && p.state === "Replicate") return
-    this.send(to, new AppendEntries({
+    this.send(to, {
+      _tag: "AppendEntries",
       term: this.term,
       leader: this.config.id,
       prevIndex,
       prevTerm,
       entries,
       commit: this.commit
-    }, true))
+    })
     if (p.state === "Replicate") {
       const last = entries[entries.length - 1]!.index
       p.next = last + 1
@@ -508,9 +508,9 @@ export class RaftCore {
     // A node that hears from a live leader ignores campaigns: a partitioned node rejoining with a
     // higher term must not depose it. (A leadership-transfer target is let through.)
     if (req.term > this.term && !req.transfer && this.config.checkQuorum && (this.inLease() || this.role === "Leader")) {
-      return new RequestVoteReply({ term: this.term, granted: false }, true)
+      return { term: this.term, granted: false }
     }
-    if (req.term < this.term) return new RequestVoteReply({ term: this.term, granted: false }, true)
+    if (req.term < this.term) return { term: this.term, granted: false }
     if (!req.preVote && req.term > this.term) this.becomeFollower(req.term, null)
     const canVote = req.preVote
       ? req.term > this.term || this.vote === req.candidate || (this.vote === null && this.leader === null)
@@ -520,7 +520,7 @@ export class RaftCore {
       this.vote = req.candidate
       this.resetElectionTimer()
     }
-    return new RequestVoteReply({ term: granted && req.preVote ? req.term : this.term, granted }, true)
+    return { term: granted && req.preVote ? req.term : this.term, granted }
   }
 
   /** Common to every message from a leader: adopt its term and leadership, reset the election timer. */
@@ -533,7 +533,7 @@ export class RaftCore {
 
   private onAppendEntries(req: AppendEntries): AppendEntriesReply {
     const reject = (conflictIndex: number, conflictTerm: number) =>
-      new AppendEntriesReply({ term: this.term, success: false, match: 0, conflictIndex, conflictTerm }, true)
+      ({ term: this.term, success: false, match: 0, conflictIndex, conflictTerm })
     if (req.term < this.term) return reject(0, 0)
     this.heardFromLeader(req.term, req.leader)
     let prevIndex = req.prevIndex
@@ -545,7 +545,7 @@ export class RaftCore {
       entries = entries.slice(skip)
       prevIndex += skip
       if (prevIndex < snapIndex) {
-        return new AppendEntriesReply({ term: this.term, success: true, match: prevIndex, conflictIndex: 0, conflictTerm: 0 }, true)
+        return { term: this.term, success: true, match: prevIndex, conflictIndex: 0, conflictTerm: 0 }
       }
     } else if (prevIndex > this.log.lastIndex) {
       return reject(this.log.lastIndex + 1, 0)
@@ -564,26 +564,26 @@ export class RaftCore {
     const match = prevIndex + entries.length
     const newCommit = Math.min(req.commit, match)
     if (newCommit > this.commit) this.commit = newCommit
-    return new AppendEntriesReply({ term: this.term, success: true, match, conflictIndex: 0, conflictTerm: 0 }, true)
+    return { term: this.term, success: true, match, conflictIndex: 0, conflictTerm: 0 }
   }
 
   private onHeartbeat(req: Heartbeat): HeartbeatReply {
-    if (req.term < this.term) return new HeartbeatReply({ term: this.term, readRound: 0 }, true)
+    if (req.term < this.term) return { term: this.term, readRound: 0 }
     this.heardFromLeader(req.term, req.leader)
     const newCommit = Math.min(req.commit, this.log.lastIndex)
     if (newCommit > this.commit) this.commit = newCommit
-    return new HeartbeatReply({ term: this.term, readRound: req.readRound }, true)
+    return { term: this.term, readRound: req.readRound }
   }
 
   private onInstallSnapshot(req: InstallSnapshot): InstallSnapshotReply {
-    if (req.term < this.term) return new InstallSnapshotReply({ term: this.term, match: 0 }, true)
+    if (req.term < this.term) return { term: this.term, match: 0 }
     this.heardFromLeader(req.term, req.leader)
     const s = req.snapshot
-    if (s.index <= this.commit) return new InstallSnapshotReply({ term: this.term, match: this.commit }, true)
+    if (s.index <= this.commit) return { term: this.term, match: this.commit }
     if (this.log.term(s.index) === s.term) {
       // We hold that entry already: the log through it is committed, no need to replace anything.
       this.commit = s.index
-      return new InstallSnapshotReply({ term: this.term, match: s.index }, true)
+      return { term: this.term, match: s.index }
     }
     this.log.restore(s)
     this.commit = s.index
@@ -592,7 +592,7 @@ export class RaftCore {
     this.unstableFrom = s.index + 1
     this.stableIndex = s.index
     this.persistingTo = Math.min(this.persistingTo, s.index)
-    return new InstallSnapshotReply({ term: this.term, match: s.index }, true)
+    return { term: this.term, match: s.index }
   }
 
   private onTimeoutNow(from: NodeId, req: TimeoutNow) {
@@ -778,7 +778,7 @@ export class RaftCore {
   }
 
   private sendTimeoutNow(to: NodeId) {
-    this.send(to, new TimeoutNow({ term: this.term, leader: this.config.id }, true))
+    this.send(to, { _tag: "TimeoutNow", term: this.term, leader: this.config.id })
   }
 
   private abortTransfer() {

@@ -3,7 +3,7 @@
  * Entry `i` lives at `entries[i - snapshotIndex - 1]`; terms never decrease along the log.
  * @internal
  */
-import type { LogEntry, Snapshot } from "../../storage/LogStorage.js"
+import type { LogEntry, Snapshot } from "./types.js"
 
 /** Per-entry overhead added to `data.length` when sizing a batch (index, term, kind, framing). */
 const ENTRY_OVERHEAD_BYTES = 12

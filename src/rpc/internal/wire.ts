@@ -9,7 +9,7 @@
  * @internal
  */
 import { Cause, Effect, Either, type Fiber, Schema, type Scope } from "effect"
-import * as Codec from "../Codec.js"
+import * as Codec from "../../codec/Codec.js"
 import {
   type AnyRequest,
   type Failure,

@@ -12,7 +12,7 @@ import type { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect, Either, Schema } from "effect"
 import * as path from "node:path"
-import { StorageError } from "../LogStorage.js"
+import { StorageError } from "../../raft/LogStorage.js"
 
 /** Maps a platform I/O error to the storage's typed error. */
 export const io = (at: string) => <A, R>(effect: Effect.Effect<A, PlatformError, R>): Effect.Effect<A, StorageError, R> =>

@@ -15,8 +15,9 @@
  */
 import { Either, Schema } from "effect"
 import * as zlib from "node:zlib"
-import * as Codec from "../../rpc/Codec.js"
-import { type HardState, type LogEntry, LogEntrySchema, type Snapshot } from "../LogStorage.js"
+import * as Codec from "../../codec/Codec.js"
+import type { HardState, LogEntry, Snapshot } from "../../raft/core/types.js"
+import { LogEntrySchema } from "../../raft/Messages.js"
 
 /** One WAL record, decoded. */
 export type WalRecord =

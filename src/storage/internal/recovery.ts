@@ -18,7 +18,8 @@
 import type { FileSystem } from "@effect/platform"
 import { Either, Effect } from "effect"
 import * as path from "node:path"
-import { CorruptLog, LogModel, type StorageError } from "../LogStorage.js"
+import { CorruptLog, type StorageError } from "../../raft/LogStorage.js"
+import { LogModel } from "./LogModel.js"
 import { io, parseSegmentName, parseSnapshotName, segmentName, snapshotName, TEMP_SUFFIX } from "./files.js"
 import { decodeSnapshotFile, type ScanResult, scan } from "./record.js"
 
