@@ -71,7 +71,7 @@ const demo = Command.make(
 
       // Every operation any client makes is recorded for the checker.
       const history: Array<KvModel.Operation> = []
-      const record = <A>(clientId: number, input: KvModel.KvInput, op: Effect.Effect<A, KvClient.KvTimeout>, out: (a: A) => KvModel.KvOutput) =>
+      const record = <A>(clientId: number, input: KvModel.KvInput, op: Effect.Effect<A, KvClient.KvError>, out: (a: A) => KvModel.KvOutput) =>
         Effect.gen(function*() {
           const call = now()
           const a = yield* op

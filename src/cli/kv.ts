@@ -212,7 +212,7 @@ const valueArg = Args.text({ name: "value" }).pipe(Args.withDescription("the val
 const clientVerb = <A>(
   name: string,
   description: string,
-  run: (c: { client: KvClient.KvClientShape; timeout: Duration.Duration }, key: string, value: string) => Effect.Effect<A, KvClient.KvTimeout>,
+  run: (c: { client: KvClient.KvClientShape; timeout: Duration.Duration }, key: string, value: string) => Effect.Effect<A, KvClient.KvError>,
   print: (a: A) => string,
   withValue: boolean
 ) =>
@@ -225,8 +225,10 @@ const clientVerb = <A>(
       Effect.gen(function*() {
         const c = yield* connect(name, o.endpoints, o.timeout)
         const a = yield* run(c, o.key, o.value ?? "").pipe(
-          Effect.catchTag("KvTimeout", (e) =>
-            fail(ExitCode.Failed, name, `${e.message}: no leader answered (has the cluster lost its majority?)`))
+          Effect.catchTags({
+            KvTimeout: (e) => fail(ExitCode.Failed, name, `${e.message}: no leader answered (has the cluster lost its majority?)`),
+            InvalidRequest: (e) => fail(ExitCode.BadInput, name, e.message)
+          })
         )
         yield* Console.log(print(a))
       }).pipe(Effect.scoped)

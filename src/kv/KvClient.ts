@@ -1,18 +1,21 @@
 /**
  * `KvClient`: the clerk of the key/value service, as an Effect service.
  *
- * It remembers which server leads, follows `NotLeader` hints, and retries across servers after a
- * lost reply, a timeout or a `KvRetry`, always with the same client id and sequence number, so every
- * Put and Append executes exactly once. Operations of one client run one at a time (the duplicate
- * table relies on it; concurrent calls queue). By default it retries forever, as the labs require; an
- * operation fails only when the caller's own `timeout` passes (`KvTimeout`).
+ * A thin wrapper over the generic `Clerk`: it remembers which server leads, follows `NotLeader` hints,
+ * and retries across servers after a lost reply, a timeout or a `Retry`, always with the same client
+ * id and sequence number, so every Put and Append executes exactly once. Operations of one client run
+ * one at a time (the duplicate table relies on it; concurrent calls queue). By default it retries
+ * forever, as the labs require; an operation fails only when the caller's own `timeout` passes
+ * (`KvTimeout`), or at once, before anything is sent, for a key or value the servers would refuse
+ * (`InvalidRequest`, see `Limits`).
  * @since 0.1.0
  */
-import { Context, Data, Duration, Effect, Layer, Random } from "effect"
-import { withoutStack } from "../internal/errors.js"
-import type { NotLeader } from "../raft/Messages.js"
+import { Context, Data, Duration, Effect, Layer } from "effect"
+import * as Clerk from "../replica/Clerk.js"
+import type { InvalidRequest } from "../replica/Messages.js"
 import { type NodeId, Transport, type TransportError } from "../rpc/Transport.js"
-import { KvGet, type KvRetry, KvStatus, KvWrite, type NodeStatus } from "./Messages.js"
+import * as Limits from "./Limits.js"
+import { KvGet, KvStatus, KvWrite, type NodeStatus } from "./Messages.js"
 
 export interface Options {
   /** The servers of the cluster (their names on the Transport). */
@@ -23,6 +26,8 @@ export interface Options {
   readonly callTimeout?: Duration.DurationInput
   /** Pause after every server failed once in a row. Default 20 ms. */
   readonly retryPause?: Duration.DurationInput
+  /** Key and value limits, checked before sending. Default `Limits.defaults` (the servers'). */
+  readonly limits?: Limits.Limits
 }
 
 export interface OperationOptions {
@@ -50,20 +55,23 @@ export interface ForwardedWrite {
   readonly seq: number
 }
 
+/** What an operation fails with: the caller's timeout, or a request refused as it stands. */
+export type KvError = KvTimeout | InvalidRequest
+
 export interface KvClientShape {
   readonly clientId: number
   /** The value of `key`, "" if it has none. */
-  readonly get: (key: string, options?: OperationOptions) => Effect.Effect<string, KvTimeout>
-  readonly put: (key: string, value: string, options?: OperationOptions) => Effect.Effect<void, KvTimeout>
+  readonly get: (key: string, options?: OperationOptions) => Effect.Effect<string, KvError>
+  readonly put: (key: string, value: string, options?: OperationOptions) => Effect.Effect<void, KvError>
   /** Appends to the value (an absent key counts as ""). */
-  readonly append: (key: string, value: string, options?: OperationOptions) => Effect.Effect<void, KvTimeout>
-  readonly delete: (key: string, options?: OperationOptions) => Effect.Effect<void, KvTimeout>
+  readonly append: (key: string, value: string, options?: OperationOptions) => Effect.Effect<void, KvError>
+  readonly delete: (key: string, options?: OperationOptions) => Effect.Effect<void, KvError>
   /**
    * Sends a write under another client's id and sequence number (a proxy, such as the HTTP API, doing
    * so for its own callers): retried like the others, executed once per (clientId, seq). Not
    * serialized with this client's own operations.
    */
-  readonly forward: (write: ForwardedWrite, options?: OperationOptions) => Effect.Effect<void, KvTimeout>
+  readonly forward: (write: ForwardedWrite, options?: OperationOptions) => Effect.Effect<void, KvError>
   /** One server's status (no retry). */
   readonly status: (server: NodeId) => Effect.Effect<NodeStatus, TransportError>
 }
@@ -73,61 +81,34 @@ export class KvClient extends Context.Tag("concord/KvClient")<KvClient, KvClient
 export const make = (options: Options): Effect.Effect<KvClientShape, never, Transport> =>
   Effect.gen(function*() {
     const transport = yield* Transport
-    const servers = options.servers
-    if (servers.length === 0) return yield* Effect.dieMessage("KvClient needs at least one server")
-    const clientId = options.clientId ??
-      (yield* Random.nextIntBetween(0, 2 ** 26)) * 2 ** 26 + (yield* Random.nextIntBetween(0, 2 ** 26))
-    const pause = Duration.decode(options.retryPause ?? "20 millis")
+    const clerk = yield* Clerk.make(options)
+    const session = yield* Clerk.makeSession(options.clientId)
+    const clientId = session.clientId
+    const limits = options.limits ?? Limits.defaults
     const callOptions = options.callTimeout === undefined ? undefined : { timeout: options.callTimeout }
-    const one = yield* Effect.makeSemaphore(1)
-    let leader = yield* Random.nextIntBetween(0, servers.length)
-    let seq = 0
 
-    /** Sends `request` until some server answers; it keeps its client id and sequence number throughout. */
-    const send = <A>(req: KvGet | KvWrite, decode: (reply: unknown) => A): Effect.Effect<A> =>
-      Effect.suspend(() => {
-        let failuresInARow = 0
-        const attempt: Effect.Effect<A> = Effect.suspend(() => {
-          const server = servers[leader]!
-          return (transport.call(server, req, callOptions) as Effect.Effect<unknown, NotLeader | KvRetry | TransportError>).pipe(
-            Effect.map(decode),
-            Effect.catchAll((e) => {
-              const hinted = e._tag === "NotLeader" && e.leaderHint !== null ? servers.indexOf(e.leaderHint) : -1
-              if (hinted >= 0 && hinted !== leader) {
-                leader = hinted
-                return attempt
-              }
-              leader = (leader + 1) % servers.length
-              failuresInARow++
-              if (failuresInARow % servers.length === 0) return Effect.zipRight(Effect.sleep(pause), attempt)
-              return attempt
-            })
-          )
-        })
-        return attempt
-      })
-
-    const deadline = <A>(effect: Effect.Effect<A>, op: KvTimeout["op"], key: string, o?: OperationOptions) => {
-      if (o?.timeout === undefined) return effect
-      const after = Duration.decode(o.timeout)
-      return Effect.timeoutFail(effect, {
-        duration: after,
-        onTimeout: () => withoutStack(() => new KvTimeout({ op, key, after }))
-      })
+    /** Refuses what the servers would refuse, then sends until answered, within the caller's timeout. */
+    const run = <A>(
+      op: KvTimeout["op"],
+      key: string,
+      value: string,
+      send: Effect.Effect<A, InvalidRequest>,
+      o: OperationOptions | undefined
+    ): Effect.Effect<A, KvError> => {
+      const bad = Limits.check(key, value, limits)
+      if (bad !== undefined) return Effect.fail(bad)
+      return Clerk.deadline(send, o?.timeout, (after) => new KvTimeout({ op, key, after }))
     }
-    /** This client's own operations: one at a time, each with the next sequence number. */
-    const own = <A>(request: (seq: number) => KvGet | KvWrite, decode: (reply: unknown) => A, op: KvTimeout["op"], key: string, o?: OperationOptions) =>
-      deadline(one.withPermits(1)(Effect.suspend(() => send(request(++seq), decode))), op, key, o)
     const write = (op: ForwardedWrite["op"], key: string, value: string, o?: OperationOptions) =>
-      own((s) => new KvWrite({ op, key, value, clientId, seq: s }, true), () => undefined, op, key, o)
+      run(op, key, value, session.next((seq) => clerk.call(new KvWrite({ op, key, value, clientId, seq }, true))), o)
 
     return {
       clientId,
-      get: (key, o) => own((s) => new KvGet({ key, clientId, seq: s }, true), (v) => v as string, "get", key, o),
+      get: (key, o) => run("get", key, "", session.next((seq) => clerk.call(new KvGet({ key, clientId, seq }, true))), o),
       put: (key, value, o) => write("put", key, value, o),
       append: (key, value, o) => write("append", key, value, o),
       delete: (key, o) => write("delete", key, "", o),
-      forward: (w, o) => deadline(send(new KvWrite(w, true), () => undefined), w.op, w.key, o),
+      forward: (w, o) => run(w.op, w.key, w.value, clerk.call(new KvWrite(w, true)), o),
       status: (server) => transport.call(server, new KvStatus({}, true), callOptions)
     }
   })

@@ -3,16 +3,14 @@
  * strings, with a duplicate table so that every write executes exactly once however often a client
  * retries it.
  *
- * Duplicate detection: each client numbers its operations 1, 2, 3, ... and has at most one in flight
- * (`KvClient` enforces it), so remembering the last sequence number of each client and that
- * operation's reply is enough: a command with that number is a retry (answer the remembered reply), a
- * lower one is an old retry whose client has moved on (ignore it). The table is part of the state, so
- * it travels in snapshots and survives leader changes and restarts.
+ * Duplicate detection is `Sessions` (client id → last sequence number and its reply); the table is
+ * part of the state, so it travels in snapshots and survives leader changes and restarts.
  * @since 0.1.0
  */
 import { Schema } from "effect"
 import * as Codec from "../codec/Codec.js"
 import type { StateMachine } from "../raft/ReplicatedStateMachine.js"
+import * as Sessions from "../replica/Sessions.js"
 
 /** A command as stored in the Raft log. Gets enter the log only in `getMode: "log"`. */
 export const KvCommand = Schema.Struct({
@@ -31,33 +29,31 @@ export interface KvResult {
 
 export interface KvState {
   readonly data: Map<string, string>
-  readonly dups: Map<number, { seq: number; result: KvResult }>
+  readonly dups: Sessions.Sessions<KvResult>
 }
 
 const OK: KvResult = { value: "" }
 
-/** Applies one command (in place: the state can be large). */
-export const apply = (state: KvState, cmd: KvCommand): KvResult => {
-  const last = state.dups.get(cmd.clientId)
-  if (last !== undefined && cmd.seq <= last.seq) return cmd.seq === last.seq ? last.result : OK
-  let result = OK
+/** Applies one command to `data`, without duplicate detection; its result. */
+export const applyTo = (data: Map<string, string>, cmd: KvCommand): KvResult => {
   switch (cmd.op) {
     case "get":
-      result = { value: state.data.get(cmd.key) ?? "" }
-      break
+      return { value: data.get(cmd.key) ?? "" }
     case "put":
-      state.data.set(cmd.key, cmd.value ?? "")
-      break
+      data.set(cmd.key, cmd.value ?? "")
+      return OK
     case "append":
-      state.data.set(cmd.key, (state.data.get(cmd.key) ?? "") + (cmd.value ?? ""))
-      break
+      data.set(cmd.key, (data.get(cmd.key) ?? "") + (cmd.value ?? ""))
+      return OK
     case "delete":
-      state.data.delete(cmd.key)
-      break
+      data.delete(cmd.key)
+      return OK
   }
-  state.dups.set(cmd.clientId, { seq: cmd.seq, result })
-  return result
 }
+
+/** Applies one command exactly once per (client id, seq) (in place: the state can be large). */
+export const apply = (state: KvState, cmd: KvCommand): KvResult =>
+  Sessions.execute(state.dups, cmd.clientId, cmd.seq, () => applyTo(state.data, cmd), OK)
 
 /** A read served outside the log (ReadIndex): no duplicate bookkeeping needed. */
 export const get = (state: KvState, key: string): string => state.data.get(key) ?? ""
@@ -67,15 +63,12 @@ export const get = (state: KvState, key: string): string => state.data.get(key) 
 // read back with a plain shape check: a Schema pass over every entry tripled the time the apply loop
 // spent in a snapshot (the node's event loop is blocked meanwhile: heartbeats wait), for nothing.
 
-export const empty = (): KvState => ({ data: new Map(), dups: new Map() })
+export const empty = (): KvState => ({ data: new Map(), dups: Sessions.empty() })
 
 export const snapshot = (state: KvState): Uint8Array =>
-  Codec.pack([
-    [...state.data],
-    [...state.dups].map(([clientId, d]) => [clientId, d.seq, d.result.value])
-  ])
+  Codec.pack([[...state.data], Sessions.toRows(state.dups, (r) => r.value)])
 
-const isCount = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0
+const decodeResult = (v: unknown): KvResult | undefined => typeof v === "string" ? { value: v } : undefined
 
 export const restore = (bytes: Uint8Array): KvState => {
   // A snapshot that does not decode was written by an incompatible version: a bug, not an input.
@@ -93,14 +86,9 @@ export const restore = (bytes: Uint8Array): KvState => {
     }
     data.set(e[0], e[1])
   }
-  const dups = new Map<number, { seq: number; result: KvResult }>()
-  for (const d of top[1] as Array<unknown>) {
-    if (!Array.isArray(d) || d.length !== 3 || !isCount(d[0]) || !isCount(d[1]) || typeof d[2] !== "string") {
-      throw bad(`duplicate table row ${dups.size}: expected [clientId, seq, value]`)
-    }
-    dups.set(d[0], { seq: d[1], result: { value: d[2] } })
-  }
-  return { data, dups }
+  const dups = Sessions.fromRows(top[1], decodeResult)
+  if (dups._tag === "Left") throw bad(dups.left)
+  return { data, dups: dups.right }
 }
 
 /** The machine, for `ReplicatedStateMachine.make`. */

@@ -4,18 +4,11 @@
  */
 import { Schema } from "effect"
 import { NotLeader } from "../raft/Messages.js"
+import { InvalidRequest, Retry } from "../replica/Messages.js"
 import * as Transport from "../rpc/Transport.js"
 
-/** The server could not finish the request in time (no quorum, or an election); retry elsewhere. */
-export class KvRetry extends Schema.TaggedError<KvRetry>()("KvRetry", {
-  reason: Schema.String
-}) {
-  override get message() {
-    return `retry: ${this.reason}`
-  }
-}
-
-export const KvFailure = Schema.Union(NotLeader, KvRetry)
+/** What a request can fail with: retried by the clerk (NotLeader, Retry), or refused as it stands. */
+export const KvFailure = Schema.Union(NotLeader, Retry, InvalidRequest)
 
 const ClientId = Schema.NonNegativeInt
 const Seq = Schema.NonNegativeInt
@@ -49,8 +42,11 @@ export class NodeStatus extends Schema.Class<NodeStatus>("NodeStatus")({
   applied: Schema.NonNegativeInt,
   lastIndex: Schema.NonNegativeInt,
   snapshotIndex: Schema.NonNegativeInt,
+  /** The Raft log's encoded size (hard state + retained entries), which snapshots bound. */
   logBytes: Schema.NonNegativeInt,
   snapshotBytes: Schema.NonNegativeInt,
+  /** What the node's storage really takes on disk (WAL segments not yet compacted included). */
+  diskBytes: Schema.NonNegativeInt,
   /** The members and their addresses, when the node knows them (a real deployment does). */
   peers: Schema.Record({ key: Schema.String, value: Schema.String })
 }) {}

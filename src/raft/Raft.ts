@@ -36,6 +36,13 @@ export { NotLeader } from "./Messages.js"
 /** The protocol a Raft node serves. */
 export const RaftProtocol = Transport.protocol("Raft", RequestVote, AppendEntries, Heartbeat, InstallSnapshot, TimeoutNow)
 
+/** A proposal larger than one AppendEntries may carry (`RaftConfig.maxAppendBytes`); refused. */
+export class EntryTooLarge extends Data.TaggedError("EntryTooLarge")<{ readonly bytes: number; readonly limit: number }> {
+  override get message() {
+    return `a command of ${this.bytes} bytes exceeds the ${this.limit}-byte entry limit (maxAppendBytes)`
+  }
+}
+
 /** The node was shut down while the operation waited. */
 export class NodeStopped extends Data.TaggedError("NodeStopped")<{ readonly id: NodeId }> {
   override get message() {
@@ -55,7 +62,7 @@ export type ApplyMsg =
 export interface RaftShape {
   readonly id: NodeId
   /** Appends a command if this node leads; its index and term. Committed entries arrive on `applied`. */
-  readonly propose: (data: Uint8Array) => Effect.Effect<{ readonly index: number; readonly term: number }, NotLeader>
+  readonly propose: (data: Uint8Array) => Effect.Effect<{ readonly index: number; readonly term: number }, NotLeader | EntryTooLarge>
   /**
    * A linearizable read point: once a majority confirms this node still leads, the commit index at the
    * time of the call. Serve the read after applying through it. No log write.
@@ -251,12 +258,14 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
     const shape: RaftShape = {
       id: config.id,
       propose: (data) =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<{ readonly index: number; readonly term: number }, NotLeader | EntryTooLarge> => {
           if (stopped) return Effect.fail(new NotLeader({ leaderHint: null }))
           const r = core.propose(data)
           stepped()
           return r._tag === "Accepted"
             ? Effect.succeed({ index: r.index, term: r.term })
+            : r._tag === "TooLarge"
+            ? Effect.fail(new EntryTooLarge({ bytes: data.length, limit: r.limit }))
             : Effect.fail(withoutStack(() => new NotLeader({ leaderHint: r.leader })))
         }),
       readIndex: Effect.suspend(() => {

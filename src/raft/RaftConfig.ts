@@ -17,7 +17,8 @@ export const defaults: Omit<RaftConfig, "id" | "peers"> = {
   preVote: true,
   checkQuorum: true,
   leaderNoop: true,
-  maxAppendBytes: 1024 * 1024,
+  // Room for the key/value services' largest command (1 KiB key + 1 MiB value) in one entry.
+  maxAppendBytes: 2 * 1024 * 1024,
   maxInflight: 64,
   maxApplyEntries: 4096,
   rpcTimeoutMs: undefined

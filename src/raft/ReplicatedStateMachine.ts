@@ -12,7 +12,7 @@ import { Data, Deferred, Effect, Either, type Schema, type Scope, Stream } from 
 import * as Codec from "../codec/Codec.js"
 import type { StorageError } from "./LogStorage.js"
 import type { NotLeader } from "./Messages.js"
-import { type ApplyMsg, NodeStopped, Raft, type RaftShape } from "./Raft.js"
+import { type ApplyMsg, type EntryTooLarge, NodeStopped, Raft, type RaftShape } from "./Raft.js"
 
 /**
  * A deterministic state machine: the same commands in the same order give the same states and results.
@@ -52,7 +52,9 @@ export class OutcomeUnknown extends Data.TaggedError("OutcomeUnknown")<{ readonl
 
 export interface ReplicatedStateMachine<S, C, R> {
   /** Proposes `command` (this node must lead) and returns its result once applied here. */
-  readonly execute: (command: C) => Effect.Effect<R, NotLeader | ProposalDropped | OutcomeUnknown | NodeStopped>
+  readonly execute: (
+    command: C
+  ) => Effect.Effect<R, NotLeader | EntryTooLarge | ProposalDropped | OutcomeUnknown | NodeStopped>
   /** A linearizable read: confirms leadership with a majority, waits to apply through the read point. */
   readonly read: <A>(f: (state: S) => A) => Effect.Effect<A, NotLeader | NodeStopped>
   /** The local state and how far it is applied (may lag the leader; for diagnostics). */

@@ -10,108 +10,15 @@
  *   directory, a corrupt log, unreachable endpoints.
  */
 import { Effect, Layer } from "effect"
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import * as KvClient from "../../src/kv/KvClient.js"
 import * as Tcp from "../../src/rpc/Tcp.js"
+import { cluster, concord, deployment, freePort, http, serve, until, work } from "./support.js"
 
-const root = join(import.meta.dirname, "../..")
-let work = ""
-let bundle = ""
-const running = new Set<ChildProcess>()
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-
-interface Server {
-  readonly id: string
-  readonly child: ChildProcess
-  readonly exited: Promise<number | null>
-  readonly stderr: () => string
-}
-
-const serve = (id: string, peers: string, dataDir: string, httpPort: number, extra: ReadonlyArray<string> = []) =>
-  new Promise<Server>((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle, "kv", "serve", "--id", id, "--peers", peers, "--data", dataDir, "--http-port", String(httpPort), ...extra], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    running.add(child)
-    let err = ""
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d))
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => {
-      running.delete(child)
-      r(code)
-    }))
-    const timer = setTimeout(() => reject(new Error(`${id} did not start in 20 s: ${err}`)), 20_000)
-    child.stdout!.setEncoding("utf8").once("data", () => {
-      clearTimeout(timer)
-      resolve({ id, child, exited, stderr: () => err })
-    })
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`${id} exited (${code}) while starting: ${err.trim()}`))
-    })
-  })
-
-const concord = (...args: ReadonlyArray<string>) =>
-  spawnSync(process.execPath, [bundle, ...args], { encoding: "utf8", timeout: 30_000 })
-
-const http = async (port: number, method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
-  const r = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
-  return { status: r.status, json: (await r.json()) as any }
-}
-
-const until = async <A>(what: string, f: () => Promise<A | undefined>, ms = 15_000): Promise<A> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const a = await f().catch(() => undefined)
-    if (a !== undefined) return a
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-/** A three-node cluster on free ports. */
-const cluster = async (name: string) => {
-  const ports = await Promise.all([1, 2, 3, 4, 5, 6].map(() => freePort()))
-  const ids = ["n1", "n2", "n3"]
-  const peerMap = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]))
-  const peers = Object.entries(peerMap).map(([id, a]) => `${id}=${a}`).join(",")
-  const httpOf = Object.fromEntries(ids.map((id, i) => [id, ports[i + 3]!]))
-  const dataOf = (id: string) => join(work, name, id)
-  const servers = new Map<string, Server>()
-  for (const id of ids) servers.set(id, await serve(id, peers, dataOf(id), httpOf[id]!))
-  const leader = () =>
-    until("a leader", async () => {
-      for (const id of servers.keys()) {
-        const s = await http(httpOf[id]!, "GET", "/v1/status")
-        if (s.json.role === "Leader") return id
-      }
-      return undefined
-    })
-  return { ids, peerMap, peers, httpOf, dataOf, servers, leader }
-}
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "concord-deploy-"))
-  bundle = join(work, "concord.mjs")
-  execFileSync(process.execPath, [join(root, "scripts/bundle-cli.mjs"), bundle], { cwd: root })
-}, 60_000)
-
-afterAll(() => {
-  for (const child of running) child.kill("SIGKILL")
-  rmSync(work, { recursive: true, force: true })
-})
+deployment()
 
 describe("three server processes", () => {
   it("acknowledged writes survive SIGKILL of the leader and reach every node", async () => {

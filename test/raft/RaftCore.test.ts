@@ -239,4 +239,13 @@ describe("RaftCore", () => {
     a.step({ _tag: "Tick", now: 5000 }) // nobody answered for an election timeout: CheckQuorum steps down
     expect(drain(a).readFailures).toEqual([{ token: 8, leader: null }])
   })
+
+  it("refuses a proposal larger than one AppendEntries may carry; one at the limit is taken", () => {
+    const a = electA({ maxAppendBytes: 1000 })
+    drain(a)
+    const last = a.status().lastIndex
+    expect(a.propose(new Uint8Array(1001))).toEqual({ _tag: "TooLarge", limit: 1000 })
+    expect(a.status().lastIndex).toBe(last)
+    expect(a.propose(new Uint8Array(1000))).toMatchObject({ _tag: "Accepted", index: last + 1 })
+  })
 })

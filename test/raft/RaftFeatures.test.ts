@@ -209,7 +209,7 @@ describe("Leadership transfer", () => {
       // The target is unreachable: the transfer waits, refusing proposals, then gives up after a timeout.
       yield* cfg.nodes[leader]!.raft.transferLeadership(String(target))
       const refused = yield* Effect.either(cfg.nodes[leader]!.raft.propose(encodeCommand(1)))
-      expect(Either.isLeft(refused) && refused.left.leaderHint).toBe(String(target))
+      expect(Either.isLeft(refused) && refused.left._tag === "NotLeader" && refused.left.leaderHint).toBe(String(target))
       yield* Effect.sleep(`${ELECTION + HEARTBEAT} millis`)
       expect(Either.isRight(yield* Effect.either(cfg.nodes[leader]!.raft.propose(encodeCommand(2))))).toBe(true)
       // Reconnected, it catches up and takes over, with every committed entry (leader completeness is checked).

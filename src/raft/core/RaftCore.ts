@@ -96,6 +96,8 @@ export interface Ready {
 export type ProposeResult =
   | { readonly _tag: "Accepted"; readonly index: number; readonly term: number }
   | { readonly _tag: "NotLeader"; readonly leader: NodeId | null }
+  /** Larger than one AppendEntries may carry (`maxAppendBytes`): it could never be replicated promptly. */
+  | { readonly _tag: "TooLarge"; readonly limit: number }
 
 export interface Status {
   readonly id: NodeId
@@ -247,6 +249,9 @@ export class RaftCore {
     if (this.role !== "Leader") return { _tag: "NotLeader", leader: this.leader }
     // During a transfer new entries would only delay the transferee's catch-up (etcd drops them too).
     if (this.transferee !== null) return { _tag: "NotLeader", leader: this.transferee }
+    // An entry above the message size would be sent alone in every AppendEntries until it committed,
+    // each send taking longer than a heartbeat period on a slow link: refuse it here instead.
+    if (data.length > this.config.maxAppendBytes) return { _tag: "TooLarge", limit: this.config.maxAppendBytes }
     const entry: LogEntry = { index: this.log.lastIndex + 1, term: this.term, kind, data }
     this.log.append(entry)
     this.appendNeeded = true

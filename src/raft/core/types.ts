@@ -69,7 +69,7 @@ export interface CoreConfig {
    * they assert exact log indices.)
    */
   readonly leaderNoop: boolean
-  /** Bytes of entries per AppendEntries (at least one entry is always sent). */
+  /** Bytes of entries per AppendEntries; a proposal larger than this is refused. */
   readonly maxAppendBytes: number
   /** AppendEntries in flight per follower while replicating (pipelining). */
   readonly maxInflight: number

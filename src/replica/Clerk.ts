@@ -1,0 +1,113 @@
+/**
+ * `Clerk`: the retry loop every client of a service replicated on Raft needs (6.824's clerk), once.
+ * `KvClient`, `CtrlClient` and `ShardKvClient` are thin wrappers over it.
+ *
+ * A clerk talks to one replica group. It remembers which server led last, follows `NotLeader`
+ * hints, moves to the next server after a lost reply, a transport failure or a `Retry`, and pauses
+ * after every full round of failures; it resends the very same request throughout, so a request
+ * carrying a client id and sequence number (see `Session`) executes at most once. It retries
+ * forever: bound an operation with `deadline` (the caller's timeout). Any other typed failure of the
+ * request (`InvalidRequest`, a sharded service's `WrongGroup`) ends the call: it is the answer.
+ * @since 0.1.0
+ */
+import { Duration, Effect, Random } from "effect"
+import type { NotLeader } from "../raft/Messages.js"
+import { type AnyRequest, type Failure, type NodeId, type Success, Transport, type TransportError } from "../rpc/Transport.js"
+import { withoutStack } from "../internal/errors.js"
+import type { Retry } from "./Messages.js"
+
+export interface Options {
+  /** The group's servers (their names on the Transport). */
+  readonly servers: ReadonlyArray<NodeId>
+  /** Timeout of each RPC; default: the Transport's. */
+  readonly callTimeout?: Duration.DurationInput
+  /** Pause after every server failed once in a row. Default 20 ms. */
+  readonly retryPause?: Duration.DurationInput
+}
+
+/** What a call ends with: the request's own failures, minus those the clerk retries. */
+export type Answer<Req> = Exclude<Failure<Req>, NotLeader | Retry>
+
+export interface Clerk {
+  readonly servers: ReadonlyArray<NodeId>
+  /** Sends `request` until a server answers it (success or a failure the clerk does not retry). */
+  readonly call: <Req extends AnyRequest>(request: Req) => Effect.Effect<Success<Req>, Answer<Req>>
+}
+
+const isRetried = (e: unknown): e is NotLeader | Retry | TransportError => {
+  const tag = (e as { _tag?: unknown })._tag
+  return tag === "NotLeader" || tag === "Retry" || tag === "TransportError"
+}
+
+export const make = (options: Options): Effect.Effect<Clerk, never, Transport> =>
+  Effect.gen(function*() {
+    const transport = yield* Transport
+    const servers = options.servers
+    if (servers.length === 0) return yield* Effect.dieMessage("a clerk needs at least one server")
+    const pause = Duration.decode(options.retryPause ?? "20 millis")
+    const callOptions = options.callTimeout === undefined ? undefined : { timeout: options.callTimeout }
+    let leader = yield* Random.nextIntBetween(0, servers.length)
+
+    const call = <Req extends AnyRequest>(request: Req): Effect.Effect<Success<Req>, Answer<Req>> =>
+      Effect.suspend(() => {
+        let failuresInARow = 0
+        const attempt: Effect.Effect<Success<Req>, Answer<Req>> = Effect.suspend(() =>
+          transport.call(servers[leader]!, request, callOptions).pipe(
+            Effect.catchIf(isRetried, (e) => {
+              const hinted = e._tag === "NotLeader" && e.leaderHint !== null ? servers.indexOf(e.leaderHint) : -1
+              if (hinted >= 0 && hinted !== leader) {
+                leader = hinted
+                return attempt
+              }
+              leader = (leader + 1) % servers.length
+              failuresInARow++
+              return failuresInARow % servers.length === 0 ? Effect.zipRight(Effect.sleep(pause), attempt) : attempt
+            })
+          ) as Effect.Effect<Success<Req>, Answer<Req>>
+        )
+        return attempt
+      })
+
+    return { servers, call }
+  })
+
+/**
+ * A client's identity for exactly-once operations: its id and the sequence numbers of its
+ * operations, which run one at a time (the servers' duplicate tables rely on it).
+ */
+export interface Session {
+  readonly clientId: number
+  /** Runs `operation` with the next sequence number once the previous operation has finished. */
+  readonly next: <A, E, R>(operation: (seq: number) => Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+/** A random 52-bit client id: unique among any realistic number of clients. */
+export const randomClientId: Effect.Effect<number> = Effect.map(
+  Effect.zip(Random.nextIntBetween(0, 2 ** 26), Random.nextIntBetween(0, 2 ** 26)),
+  ([hi, lo]) => hi * 2 ** 26 + lo
+)
+
+export const makeSession = (clientId?: number): Effect.Effect<Session> =>
+  Effect.gen(function*() {
+    const id = clientId ?? (yield* randomClientId)
+    const one = yield* Effect.makeSemaphore(1)
+    let seq = 0
+    return {
+      clientId: id,
+      next: (operation) => one.withPermits(1)(Effect.suspend(() => operation(++seq)))
+    }
+  })
+
+/**
+ * Bounds `effect` by the caller's `timeout` (none: unbounded), failing with `onTimeout(after)`.
+ * Everything the clerk does is interruptible, so the retries stop when it fires.
+ */
+export const deadline = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  timeout: Duration.DurationInput | undefined,
+  onTimeout: (after: Duration.Duration) => E2
+): Effect.Effect<A, E | E2, R> => {
+  if (timeout === undefined) return effect
+  const after = Duration.decode(timeout)
+  return Effect.timeoutFail(effect, { duration: after, onTimeout: () => withoutStack(() => onTimeout(after)) })
+}
