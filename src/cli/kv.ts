@@ -10,9 +10,11 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Data, Duration, Effect, Either, Option } from "effect"
+import { Clock, Console, Data, Duration, Effect, Either, Option, Stream } from "effect"
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
+import type { RaftEvent } from "../raft/Raft.js"
+import * as RaftConfig from "../raft/RaftConfig.js"
 import type { NodeStatus } from "../kv/Messages.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
@@ -73,11 +75,17 @@ const serve = Command.make(
       Options.withDefault("concord"),
       Options.withDescription("cluster name, recorded in the data directory so it cannot be used by another cluster (default concord)")
     ),
-    electionTimeout: durationOption("election-timeout", "300ms", "Raft election timeout (randomized up to twice this)"),
-    heartbeat: durationOption("heartbeat", "50ms", "Raft heartbeat interval"),
+    electionTimeout: durationOption(
+      "election-timeout",
+      `${RaftConfig.deployment.electionTimeoutMs}ms`,
+      "Raft election timeout (randomized up to twice this)"
+    ),
+    heartbeat: durationOption("heartbeat", `${RaftConfig.deployment.heartbeatIntervalMs}ms`, "Raft heartbeat interval"),
     maxRaftState: Options.integer("max-raft-state").pipe(
-      Options.withDefault(8 * 1024 * 1024),
-      Options.withDescription("snapshot when the Raft log reaches this many bytes; -1 never (default 8388608)")
+      Options.withDefault(RaftConfig.deployment.maxRaftStateBytes),
+      Options.withDescription(
+        `snapshot when the Raft log reaches this many bytes; -1 never (default ${RaftConfig.deployment.maxRaftStateBytes})`
+      )
     )
   },
   (o) =>
@@ -101,7 +109,7 @@ const serve = Command.make(
         raft: {
           electionTimeoutMs: Duration.toMillis(o.electionTimeout),
           heartbeatIntervalMs: Duration.toMillis(o.heartbeat),
-          rpcTimeoutMs: Math.max(200, 2 * Duration.toMillis(o.electionTimeout))
+          rpcTimeoutMs: RaftConfig.rpcTimeoutFor(Duration.toMillis(o.electionTimeout))
         },
         kv: { maxRaftState: o.maxRaftState }
       }).pipe(
@@ -119,53 +127,41 @@ const serve = Command.make(
           `; data in ${dataDir}`
       )
       yield* Effect.addFinalizer(() => Console.error(`concord kv serve: node ${o.id} stopped`))
-      yield* Effect.forkScoped(watchRole(node))
-      yield* Effect.forkScoped(watchPeers(node, o.peers))
+      yield* Effect.forkScoped(logEvents(node, o.peers))
       return yield* Effect.never
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run one node of a key/value cluster (stop it with Ctrl-C or SIGTERM)"))
 
-/** Logs this node's leadership changes (stderr). */
-const watchRole = (node: KvNode.KvNode) =>
-  Effect.gen(function*() {
-    let last = ""
-    for (;;) {
-      const s = yield* node.raft.status
-      const now = s.role === "Leader" ? `leader in term ${s.term}` : s.leader === null ? `no leader (term ${s.term})` : `following ${s.leader} in term ${s.term}`
-      if (now !== last) {
-        const t = new Date(yield* Clock.currentTimeMillis).toISOString().slice(11, 23)
-        yield* Console.error(`${t} ${node.id}: ${now}`)
-        last = now
-      }
-      yield* Effect.sleep("100 millis")
-    }
-  })
+/**
+ * Logs what happens to this node (stderr), from its Raft event stream: leadership as it sees it,
+ * peers that become unreachable or come back (a leader calls every follower each heartbeat), and
+ * snapshots.
+ */
+const logEvents = (node: KvNode.KvNode, peers: Record<string, string>) =>
+  Stream.runForEach(node.raft.events, (e) =>
+    Effect.gen(function*() {
+      const line = describeEvent(node.id, e, peers)
+      if (line === undefined) return
+      const t = new Date(yield* Clock.currentTimeMillis).toISOString().slice(11, 23)
+      yield* Console.error(`${t} ${node.id}: ${line}`)
+    }))
 
-/** Logs when a peer becomes unreachable and when it comes back (stderr), checking every 2 s. */
-const watchPeers = (node: KvNode.KvNode, peers: Record<string, string>) =>
-  Effect.gen(function*() {
-    const client = yield* KvClient.make({ servers: Object.keys(peers), callTimeout: "1 second" }).pipe(
-      Effect.provideService(Transport, node.transport)
-    )
-    const reachable = new Map<string, boolean>()
-    for (;;) {
-      yield* Effect.sleep("2 seconds")
-      for (const id of Object.keys(peers)) {
-        if (id === node.id) continue
-        const r = yield* Effect.either(client.status(id))
-        const up = Either.isRight(r)
-        if (reachable.get(id) !== up) {
-          if (!up || reachable.has(id)) {
-            yield* Console.error(
-              up ? `${node.id}: peer ${id} at ${peers[id]} is reachable again`
-                : `${node.id}: peer ${id} at ${peers[id]} is unreachable (${Either.isLeft(r) ? r.left.detail : ""})`
-            )
-          }
-          reachable.set(id, up)
-        }
-      }
-    }
-  })
+const describeEvent = (self: string, e: RaftEvent, peers: Record<string, string>): string | undefined => {
+  switch (e._tag) {
+    case "LeaderChanged":
+      return e.leader === self ? undefined : e.leader === null ? `no leader (term ${e.term})` : `following ${e.leader} in term ${e.term}`
+    case "RoleChanged":
+      return e.role === "Leader" ? `leader in term ${e.term}` : undefined
+    case "PeerUnreachable":
+      return `peer ${e.peer} at ${peers[e.peer] ?? "?"} is unreachable (${e.detail})`
+    case "PeerReachable":
+      return `peer ${e.peer} at ${peers[e.peer] ?? "?"} is reachable again`
+    case "SnapshotTaken":
+      return `snapshot at index ${e.index} (${e.bytes} bytes); log compacted`
+    case "SnapshotInstalled":
+      return `installed the leader's snapshot at index ${e.index} (${e.bytes} bytes)`
+  }
+}
 
 // -- client verbs ------------------------------------------------------------------------------------
 

@@ -32,11 +32,11 @@ export interface Options {
   readonly kv?: Partial<KvServer.Options>
 }
 
-/** Real-deployment Raft timing: fast failover on a LAN (etcd uses 100 ms / 1000 ms by default). */
+/** Real-deployment Raft timing (`RaftConfig.deployment`). */
 export const defaultRaft: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">> = {
-  electionTimeoutMs: 300,
-  heartbeatIntervalMs: 50,
-  rpcTimeoutMs: 500
+  electionTimeoutMs: RaftConfig.deployment.electionTimeoutMs,
+  heartbeatIntervalMs: RaftConfig.deployment.heartbeatIntervalMs,
+  rpcTimeoutMs: RaftConfig.deployment.rpcTimeoutMs
 }
 
 export interface KvNode {
@@ -69,7 +69,7 @@ export const make = (
     const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
     const { raft, server } = yield* Effect.gen(function*() {
       const raft = yield* Raft.make(config)
-      const server = yield* KvServer.make({ maxRaftState: 8 * 1024 * 1024, peers: options.peers, ...options.kv }).pipe(
+      const server = yield* KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv }).pipe(
         Effect.provideService(Raft.Raft, raft)
       )
       return { raft, server }

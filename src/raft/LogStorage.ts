@@ -35,6 +35,16 @@ export interface Sizes {
   readonly diskBytes: number
 }
 
+/** Counts since the storage was opened, for a metrics endpoint. */
+export interface StorageCounters {
+  /** Write requests (appends, hard states, snapshots) made durable. */
+  readonly writes: number
+  /** fsyncs of files and directories (group commit makes it fewer than `writes`); 0 in memory. */
+  readonly fsyncs: number
+  /** Bytes written to files (records, snapshot files); 0 in memory. */
+  readonly bytesWritten: number
+}
+
 /** Storage failed: an I/O error, or a directory that cannot be used. */
 export class StorageError extends Data.TaggedError("StorageError")<{
   readonly path: string
@@ -83,6 +93,8 @@ export interface LogStorageShape {
   readonly snapshot: Effect.Effect<Snapshot | undefined, StorageError>
   /** Current sizes. */
   readonly sizes: Effect.Effect<Sizes>
+  /** Counters since the storage was opened. */
+  readonly counters: Effect.Effect<StorageCounters>
 }
 
 /** The LogStorage service tag. */

@@ -17,10 +17,10 @@
  * it again over the same `LogStorage` restarts it.
  * @since 0.1.0
  */
-import { Clock, Context, Data, Deferred, Effect, FiberSet, Layer, Option, Queue, Random, type Scope, Stream } from "effect"
+import { Clock, Context, Data, Deferred, Effect, FiberSet, Layer, Option, PubSub, Queue, Random, type Scope, Stream } from "effect"
 import { withoutStack } from "../internal/errors.js"
 import * as Transport from "../rpc/Transport.js"
-import { type Event, RaftCore, type Status } from "./core/RaftCore.js"
+import { type Event, RaftCore, type Role, type Status } from "./core/RaftCore.js"
 import { EntryKind, type NodeId, type Snapshot } from "./core/types.js"
 import { LogStorage, type Sizes, type StorageError } from "./LogStorage.js"
 import type { RaftRequest, RaftResponse } from "./core/messages.js"
@@ -58,6 +58,42 @@ export type ApplyMsg =
   /** Replace the state machine with this snapshot (sent by the leader); later entries follow it. */
   | { readonly _tag: "Snapshot"; readonly index: number; readonly term: number; readonly data: Uint8Array }
 
+/**
+ * What happened to a node, for logs, status pages and metrics (`RaftShape.events`). Reachability is
+ * as this node sees it: a leader calls every follower each heartbeat, a follower only calls its
+ * peers when it campaigns.
+ */
+export type RaftEvent =
+  | { readonly _tag: "RoleChanged"; readonly role: Role; readonly term: number }
+  | { readonly _tag: "LeaderChanged"; readonly leader: NodeId | null; readonly term: number }
+  | { readonly _tag: "PeerUnreachable"; readonly peer: NodeId; readonly detail: string }
+  | { readonly _tag: "PeerReachable"; readonly peer: NodeId }
+  /** This node compacted its log into the application's snapshot. */
+  | { readonly _tag: "SnapshotTaken"; readonly index: number; readonly bytes: number }
+  /** This node installed a snapshot sent by its leader. */
+  | { readonly _tag: "SnapshotInstalled"; readonly index: number; readonly bytes: number }
+
+/** Counts since the node started (`RaftShape.counters`), for a metrics endpoint. */
+export interface RaftCounters {
+  /** Proposals accepted (this node led). */
+  readonly proposals: number
+  /** Campaigns started (pre-vote rounds included). */
+  readonly elections: number
+  /** Times the known leader changed. */
+  readonly leaderChanges: number
+  /** Entries handed to the application (committed and applied). */
+  readonly applied: number
+  readonly appendEntriesSent: number
+  readonly appendEntriesReceived: number
+  /** AppendEntries this node sent that a follower rejected (log mismatch or stale term). */
+  readonly appendEntriesRejected: number
+  readonly heartbeatsSent: number
+  /** Raft RPCs this node sent that failed in transport (lost, timed out, unreachable). */
+  readonly rpcFailures: number
+  readonly snapshotsTaken: number
+  readonly snapshotsInstalled: number
+}
+
 /** The Raft service of one node. */
 export interface RaftShape {
   readonly id: NodeId
@@ -83,6 +119,13 @@ export interface RaftShape {
    * the log before it is gone).
    */
   readonly storedSnapshot: Effect.Effect<Snapshot | undefined, StorageError>
+  /**
+   * Role, leader, reachability and snapshot events from the moment of subscription; ends when the
+   * node stops. A subscriber that falls more than 1,024 events behind loses the oldest.
+   */
+  readonly events: Stream.Stream<RaftEvent>
+  /** Counters since the node started. */
+  readonly counters: Effect.Effect<RaftCounters>
 }
 
 /** The Raft service tag. */
@@ -147,9 +190,55 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
     let stopped = false
     let armedDeadline = Infinity
 
+    // The observability seam: events on change, counters by the shell (nothing in the core).
+    const events = yield* PubSub.sliding<RaftEvent>(1024)
+    const counters = {
+      proposals: 0,
+      elections: 0,
+      leaderChanges: 0,
+      applied: 0,
+      appendEntriesSent: 0,
+      appendEntriesReceived: 0,
+      appendEntriesRejected: 0,
+      heartbeatsSent: 0,
+      rpcFailures: 0,
+      snapshotsTaken: 0,
+      snapshotsInstalled: 0
+    }
+    let seenRole: Role = core.currentRole
+    let seenLeader: NodeId | null = core.currentLeader
+    // Peer reachability, judged by the latest call sent that has an outcome: an outcome of a call
+    // older than one already judged says nothing about the link now (a reply, or a failure, that was
+    // in flight when the link changed).
+    let callNumber = 0
+    const judged = new Map<NodeId, { readonly number: number; readonly up: boolean }>()
+    const judge = (peer: NodeId, number: number, up: boolean, detail: string) => {
+      const last = judged.get(peer)
+      if (last !== undefined && last.number > number) return
+      judged.set(peer, { number, up })
+      if (up && last !== undefined && !last.up) publish({ _tag: "PeerReachable", peer })
+      else if (!up && (last === undefined || last.up)) publish({ _tag: "PeerUnreachable", peer, detail })
+    }
+    const publish = (event: RaftEvent) => {
+      events.unsafeOffer(event)
+    }
+    const noticeChanges = () => {
+      if (core.currentRole !== seenRole) {
+        seenRole = core.currentRole
+        if (seenRole === "PreCandidate" || seenRole === "Candidate") counters.elections++
+        publish({ _tag: "RoleChanged", role: seenRole, term: core.currentTerm })
+      }
+      if (core.currentLeader !== seenLeader) {
+        seenLeader = core.currentLeader
+        counters.leaderChanges++
+        publish({ _tag: "LeaderChanged", leader: seenLeader, term: core.currentTerm })
+      }
+    }
+
     // After any step: wake the Ready loop, and the timer if the next deadline moved earlier.
     const stepped = () => {
       observer?.observe(core)
+      noticeChanges()
       if (core.hasReady()) work.unsafeOpen()
       if (core.nextDeadline() < armedDeadline) rearm.unsafeOpen()
     }
@@ -159,13 +248,28 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
       stepped()
     }
 
-    const send = (to: NodeId, request: RaftRequest) =>
-      transport.call(to, toWire(request), callOptions).pipe(
+    const send = (to: NodeId, request: RaftRequest) => {
+      if (request._tag === "AppendEntries") counters.appendEntriesSent++
+      else if (request._tag === "Heartbeat") counters.heartbeatsSent++
+      const number = ++callNumber
+      return transport.call(to, toWire(request), callOptions).pipe(
         Effect.matchEffect({
-          onSuccess: (response) => Effect.sync(() => step({ _tag: "Response", now: now(), from: to, request, response })),
-          onFailure: () => Effect.sync(() => step({ _tag: "Failure", now: now(), to, request }))
+          onSuccess: (response) =>
+            Effect.sync(() => {
+              judge(to, number, true, "")
+              if (request._tag === "AppendEntries" && !(response as { success: boolean }).success) counters.appendEntriesRejected++
+              step({ _tag: "Response", now: now(), from: to, request, response })
+            }),
+          onFailure: (e) =>
+            Effect.sync(() => {
+              counters.rpcFailures++
+              // A simulated drop is noise, not a sign the peer is gone.
+              if (e._tag === "TransportError" && e.reason !== "Dropped") judge(to, number, false, e.message)
+              step({ _tag: "Failure", now: now(), to, request })
+            })
         })
       )
+    }
 
     // The Ready loop: persist, then send and reply, then apply. (A leader sends its appends while it
     // persists them: see Ready.sendBeforePersist.)
@@ -175,7 +279,13 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
         const sendAll = Effect.forEach(rd.messages, (m) => FiberSet.run(rpcs, send(m.to, m.request)), { discard: true })
         if (rd.sendBeforePersist) yield* sendAll
         if (rd.snapshot !== undefined) {
-          yield* storage.installSnapshot(rd.snapshot.snapshot, { discardLog: rd.snapshot.discardLog })
+          const s = rd.snapshot.snapshot
+          yield* storage.installSnapshot(s, { discardLog: rd.snapshot.discardLog })
+          // A snapshot to apply came from the leader; any other is the application's own.
+          const installed = rd.applySnapshot !== undefined
+          if (installed) counters.snapshotsInstalled++
+          else counters.snapshotsTaken++
+          publish({ _tag: installed ? "SnapshotInstalled" : "SnapshotTaken", index: s.index, bytes: s.data.length })
         }
         if (rd.entries.length > 0 || rd.hardState !== undefined) yield* storage.append(rd.entries, rd.hardState)
         if (!rd.sendBeforePersist) yield* sendAll
@@ -190,6 +300,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
           const s = rd.applySnapshot
           yield* Queue.offer(applyQueue, { _tag: "Snapshot", index: s.index, term: s.term, data: s.data })
         }
+        counters.applied += rd.committed.length
         if (rd.committed.length > 0) {
           yield* Queue.offerAll(
             applyQueue,
@@ -233,6 +344,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
     const handle = (request: RaftRequest): Effect.Effect<any> =>
       Effect.suspend(() => {
         const token = nextToken++
+        if (request._tag === "AppendEntries") counters.appendEntriesReceived++
         const reply = Deferred.unsafeMake<RaftResponse>(undefined as any)
         replyWaiters.set(token, reply)
         step({ _tag: "Request", now: now(), from: requestSender(request), request, token })
@@ -252,6 +364,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
         for (const d of readWaiters.values()) Deferred.unsafeDone(d, Effect.fail(new NodeStopped({ id: config.id })))
         readWaiters.clear()
         yield* Queue.shutdown(applyQueue)
+        yield* PubSub.shutdown(events)
       })
     )
 
@@ -262,6 +375,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
           if (stopped) return Effect.fail(new NotLeader({ leaderHint: null }))
           const r = core.propose(data)
           stepped()
+          if (r._tag === "Accepted") counters.proposals++
           return r._tag === "Accepted"
             ? Effect.succeed({ index: r.index, term: r.term })
             : r._tag === "TooLarge"
@@ -287,7 +401,9 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
           return Effect.void
         }),
       sizes: storage.sizes,
-      storedSnapshot: storage.snapshot
+      storedSnapshot: storage.snapshot,
+      events: Stream.fromPubSub(events),
+      counters: Effect.sync(() => ({ ...counters }))
     }
     return shape
   })

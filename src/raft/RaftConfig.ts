@@ -24,6 +24,25 @@ export const defaults: Omit<RaftConfig, "id" | "peers"> = {
   rpcTimeoutMs: undefined
 }
 
+/**
+ * The RPC timeout of a deployed node: twice its election timeout (a call slower than that is of no
+ * use to an election or a heartbeat), at least 200 ms.
+ */
+export const rpcTimeoutFor = (electionTimeoutMs: number): number => Math.max(200, 2 * electionTimeoutMs)
+
+/**
+ * The defaults of a real deployment (`KvNode`, the shard servers, and the CLI's flags, which print
+ * them): fast failover on a LAN (etcd: 100 ms heartbeats, 1000 ms elections), and snapshots once the
+ * log reaches `maxRaftStateBytes`. `defaults` above keep the 6.824 labs' slower timing for
+ * simulation.
+ */
+export const deployment = {
+  electionTimeoutMs: 300,
+  heartbeatIntervalMs: 50,
+  rpcTimeoutMs: rpcTimeoutFor(300),
+  maxRaftStateBytes: 8 * 1024 * 1024
+} as const
+
 /** A full configuration from the required fields plus any overrides. */
 export const make = (
   options: Pick<RaftConfig, "id" | "peers"> & Partial<Omit<RaftConfig, "id" | "peers">>

@@ -27,7 +27,9 @@ import {
   type Success,
   Transport,
   TransportError,
-  type TransportShape
+  type MutableCounters,
+  type TransportShape,
+  zeroCounters
 } from "./Transport.js"
 
 /** A server object: identity matters (a replaced server is dead even if a new one has the same name). */
@@ -35,6 +37,8 @@ interface Server {
   readonly name: string
   readonly dispatcher: Dispatcher
   count: number
+  /** The serving transport's counters. */
+  readonly counters: MutableCounters
 }
 
 interface End {
@@ -193,13 +197,16 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
     const callThrough = <Req extends AnyRequest>(
       endName: string | undefined,
       to: NodeId,
-      request: Req
+      request: Req,
+      counters: MutableCounters
     ): Effect.Effect<Success<Req>, Failure<Req> | TransportError> =>
       Effect.suspend(() => {
         if (shutdown) return fail("Shutdown", to, "the simulated network was shut down")
         const bytes = encodeRequest(request)
         totalCount++
         totalBytes += bytes.length
+        counters.calls++
+        counters.bytesSent += bytes.length
         const end = endName === undefined ? undefined : ends.get(endName)
         const serverName = end?.server
         const server = serverName === undefined ? undefined : servers.get(serverName)
@@ -223,6 +230,8 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
             }
           }
           server.count++
+          server.counters.served++
+          server.counters.bytesReceived += bytes.length
           const started = server.dispatcher.dispatch(bytes)
           let replyBytes: Uint8Array
           if (started instanceof Uint8Array) {
@@ -253,6 +262,8 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
           }
           yield* latency
           totalBytes += replyBytes.length
+          server.counters.bytesSent += replyBytes.length
+          counters.bytesReceived += replyBytes.length
           yield* record(() => `reply ${endName} ${replyBytes.length}`)
           return yield* decodeReply(request, to, replyBytes)
         })
@@ -264,10 +275,15 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
     }): TransportShape => {
       let server: Server | undefined
       let served = 0
+      const counters = zeroCounters()
       return {
         self: opts.self,
+        counters: Effect.sync(() => ({ ...counters })),
         call: <Req extends AnyRequest>(to: NodeId, request: Req, callOptions?: CallOptions) => {
-          const effect = callThrough(opts.ends[to], to, request)
+          const effect = Effect.tapError(
+            callThrough(opts.ends[to], to, request, counters),
+            () => Effect.sync(() => counters.callFailures++)
+          )
           return callOptions?.timeout === undefined ? effect : Effect.timeoutFail(effect, {
             duration: callOptions.timeout,
             onTimeout: () =>
@@ -278,7 +294,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
           Effect.gen(function*() {
             const fork = yield* FiberSet.makeRuntime<any, any, never>()
             if (server === undefined || servers.get(opts.self) !== server) {
-              server = { name: opts.self, dispatcher: new Dispatcher(), count: 0 }
+              server = { name: opts.self, dispatcher: new Dispatcher(), count: 0, counters }
               servers.set(opts.self, server)
             }
             const current = server

@@ -28,7 +28,8 @@ import {
   type Success,
   Transport,
   TransportError,
-  type TransportShape
+  type TransportShape,
+  zeroCounters
 } from "./Transport.js"
 
 /** Options of a TCP transport. */
@@ -277,6 +278,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
     const defaultTimeout = Duration.decode(options.callTimeout ?? Duration.seconds(10))
     const clock = yield* Effect.clock
     const dispatcher = new Dispatcher()
+    const counters = zeroCounters()
     const connections = new Map<string, PeerConnection>()
     const serverSockets = new Set<net.Socket>()
     let shutdown = false
@@ -289,7 +291,9 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
       const writer = new FrameWriter(socket)
       let open = true
       const reply = (id: number, bytes: Uint8Array) => {
-        if (open) writer.write(KIND_REPLY, id, bytes)
+        if (!open) return
+        counters.bytesSent += bytes.length + HEADER
+        writer.write(KIND_REPLY, id, bytes)
       }
       socket.on("data", (chunk: Buffer) => {
         if (!open) return
@@ -298,6 +302,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
             fault("Malformed", `unexpected frame kind ${kind}`)
             return
           }
+          counters.served++
+          counters.bytesReceived += payload.length + HEADER
           const started = dispatcher.dispatch(payload)
           if (started instanceof Uint8Array) reply(id, started)
           else {
@@ -367,6 +373,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
       const parsed = parseAddress(addr)
       if (parsed === undefined) return undefined
       conn = new PeerConnection(addr, parsed.host, parsed.port, peer, maxFrameBytes, (c) => {
+        counters.connectionFailures++
         if (connections.get(c.address) === c) connections.delete(c.address)
       })
       connections.set(addr, conn)
@@ -412,9 +419,15 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
             return Effect.sync(off)
           })
           : Effect.void
+        counters.calls++
+        counters.bytesSent += payload.length + HEADER
         return waitDrain.pipe(
           Effect.zipRight(exchange),
-          Effect.flatMap((bytes) => decodeReply(request, to, bytes))
+          Effect.tapError(() => Effect.sync(() => counters.callFailures++)),
+          Effect.flatMap((bytes) => {
+            counters.bytesReceived += bytes.length + HEADER
+            return decodeReply(request, to, bytes)
+          })
         )
       })
 
@@ -423,7 +436,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
       address,
       call,
       serve: (protocol, handlers) =>
-        Effect.flatMap(FiberSet.makeRuntime<any, any, never>(), (fork) => dispatcher.register(protocol, handlers, fork as any))
+        Effect.flatMap(FiberSet.makeRuntime<any, any, never>(), (fork) => dispatcher.register(protocol, handlers, fork as any)),
+      counters: Effect.sync(() => ({ ...counters }))
     }
     return transport
   })

@@ -84,6 +84,33 @@ export interface CallOptions {
   readonly timeout?: Duration.DurationInput
 }
 
+/** Counts since the transport started, for a metrics endpoint. */
+export interface TransportCounters {
+  /** Calls made, and how many of them failed in transport. */
+  readonly calls: number
+  readonly callFailures: number
+  /** Requests this node served. */
+  readonly served: number
+  /** Bytes out and in: requests and replies, as encoded (plus framing, over TCP). */
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  /** Connections to peers that could not be made, broke or were closed (TCP). */
+  readonly connectionFailures: number
+}
+
+/** A mutable `TransportCounters`, as the Layers keep it. @internal */
+export type MutableCounters = { -readonly [K in keyof TransportCounters]: TransportCounters[K] }
+
+/** @internal */
+export const zeroCounters = (): MutableCounters => ({
+  calls: 0,
+  callFailures: 0,
+  served: 0,
+  bytesSent: 0,
+  bytesReceived: 0,
+  connectionFailures: 0
+})
+
 /** The Transport service. */
 export interface TransportShape {
   /** This node's own name. */
@@ -99,6 +126,8 @@ export interface TransportShape {
     protocol: Protocol<Req>,
     handlers: Handlers<Req, R>
   ) => Effect.Effect<void, never, Scope.Scope | R>
+  /** Counters since the transport started. */
+  readonly counters: Effect.Effect<TransportCounters>
 }
 
 /** The Transport service tag. */

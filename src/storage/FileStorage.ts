@@ -222,6 +222,7 @@ export const make = (
       return total
     })
     let diskBytes = yield* measureDisk
+    const counters = { writes: 0, fsyncs: 0, bytesWritten: 0 }
 
     // -- the writer ------------------------------------------------------------------------------
 
@@ -249,6 +250,8 @@ export const make = (
       Effect.gen(function*() {
         const next = yield* createSegment(segment.number + 1, opening)
         diskBytes += opening.length
+        counters.bytesWritten += opening.length
+        counters.fsyncs += 2
         const previous = segment
         segment = next
         yield* Scope.close(previous.scope, Exit.void)
@@ -267,8 +270,11 @@ export const make = (
             yield* segment.file.sync.pipe(io(segment.path))
             segment.size += bytes.length
             diskBytes += bytes.length
+            counters.bytesWritten += bytes.length
+            counters.fsyncs++
           }
         }
+        counters.writes += batch.length
         for (const r of batch) r.apply(model)
         for (const r of batch) yield* Deferred.succeed(r.done, undefined)
       })
@@ -280,6 +286,8 @@ export const make = (
         if (snapshot.index >= (model.snapshot?.index ?? 0)) {
           const name = snapshotName(snapshot.index, snapshot.term)
           yield* writeFileAtomic(fs, path.join(snapDir, name), request.file)
+          counters.bytesWritten += request.file.length
+          counters.fsyncs += 2
           const retained = discardLog ? [] : model.entries.slice(Math.max(0, snapshot.index - model.firstIndex + 1))
           yield* roll(concat([
             hardStateRecord(model.hardState),
@@ -296,6 +304,7 @@ export const make = (
           ])
           diskBytes = yield* measureDisk
         }
+        counters.writes++
         yield* Deferred.succeed(request.done, undefined)
       })
 
@@ -411,7 +420,8 @@ export const make = (
       setHardState,
       installSnapshot,
       snapshot: Effect.sync(() => model.snapshot),
-      sizes: Effect.sync(() => ({ ...model.sizes(), diskBytes }))
+      sizes: Effect.sync(() => ({ ...model.sizes(), diskBytes })),
+      counters: Effect.sync(() => ({ ...counters }))
     }
     return storage
   })

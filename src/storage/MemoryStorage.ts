@@ -14,20 +14,33 @@ export interface MemoryStorage extends LogStorageShape {
   readonly copy: Effect.Effect<MemoryStorage>
 }
 
-const fromModel = (model: LogModel): MemoryStorage => ({
-  load: Effect.sync(() => model.persisted()),
-  append: (entries, hardState) =>
-    Effect.sync(() => {
-      const bad = model.checkAppend(entries)
-      if (bad !== undefined) throw new Error(`LogStorage: ${bad}`)
-      model.append(entries, hardState)
-    }),
-  setHardState: (hs) => Effect.sync(() => model.setHardState(hs)),
-  installSnapshot: (snapshot, options) => Effect.sync(() => model.installSnapshot(snapshot, options?.discardLog === true)),
-  snapshot: Effect.sync(() => model.snapshot),
-  sizes: Effect.sync(() => model.sizes()),
-  copy: Effect.sync(() => fromModel(model.copy()))
-})
+const fromModel = (model: LogModel): MemoryStorage => {
+  let writes = 0
+  return {
+    load: Effect.sync(() => model.persisted()),
+    append: (entries, hardState) =>
+      Effect.sync(() => {
+        const bad = model.checkAppend(entries)
+        if (bad !== undefined) throw new Error(`LogStorage: ${bad}`)
+        model.append(entries, hardState)
+        writes++
+      }),
+    setHardState: (hs) =>
+      Effect.sync(() => {
+        model.setHardState(hs)
+        writes++
+      }),
+    installSnapshot: (snapshot, options) =>
+      Effect.sync(() => {
+        model.installSnapshot(snapshot, options?.discardLog === true)
+        writes++
+      }),
+    snapshot: Effect.sync(() => model.snapshot),
+    sizes: Effect.sync(() => model.sizes()),
+    counters: Effect.sync(() => ({ writes, fsyncs: 0, bytesWritten: 0 })),
+    copy: Effect.sync(() => fromModel(model.copy()))
+  }
+}
 
 /** A new, empty in-memory storage. */
 export const make: Effect.Effect<MemoryStorage> = Effect.sync(() => fromModel(new LogModel()))

@@ -83,6 +83,24 @@ const conformance: ReadonlyArray<readonly [string, Effect.Effect<void, unknown, 
     expect(yield* client.call("server", new Echo({ text: "hello" }))).toBe("hello")
     expect(yield* client.call("server", new Length({ text: "four" }))).toBe(4)
   })],
+  ["Counters", Effect.gen(function*() {
+    const net = yield* NetTag
+    yield* net.startServer("server")
+    const client = yield* net.client("client", ["server"])
+    const zero = yield* client.counters
+    for (let i = 0; i < 5; i++) yield* client.call("server", new Echo({ text: "x".repeat(100) }))
+    const after = yield* client.counters
+    expect(after.calls - zero.calls).toBe(5)
+    expect(after.callFailures).toBe(zero.callFailures)
+    // Each way at least the 100-byte text, five times.
+    expect(after.bytesSent - zero.bytesSent).toBeGreaterThan(500)
+    expect(after.bytesReceived - zero.bytesReceived).toBeGreaterThan(500)
+    yield* net.killServer("server")
+    expect(Either.isLeft(yield* Effect.either(client.call("server", new Echo({ text: "gone" }), { timeout: "2 seconds" })))).toBe(true)
+    const failed = yield* client.counters
+    expect(failed.calls - after.calls).toBe(1)
+    expect(failed.callFailures - after.callFailures).toBe(1)
+  })],
   ["Types", Effect.gen(function*() {
     const net = yield* NetTag
     yield* net.startServer("server")

@@ -91,8 +91,9 @@ describe("Simulation", () => {
 describe("The same library code under Effect's TestClock", () => {
   // SimNetwork only uses Clock/Effect.sleep/Random, so TestClock drives it too: a call on a disabled end
   // stays pending until the test moves time past the network's 0-99 ms failure delay.
+  // Seeded: the simulated failure delay is drawn from 0-99 ms, and a draw of 0 would fail at once.
   effectIt.scoped("a call on a disabled end fails only once TestClock passes the failure delay", () =>
-    Effect.gen(function*() {
+    Effect.withRandom(Random.make(42))(Effect.gen(function*() {
       const net = yield* SimNetwork.make()
       yield* net.transport({ self: "server", ends: {} }).serve(TestProtocol, testHandlers())
       const client = yield* net.meshTransport("client", ["server"])
@@ -111,7 +112,7 @@ describe("The same library code under Effect's TestClock", () => {
       yield* TestClock.adjust("1 millis")
       const timedOut = yield* Fiber.join(slow)
       expect(Either.isLeft(timedOut) && timedOut.left).toMatchObject({ reason: "Timeout" })
-    }))
+    })))
 })
 
 describe("Simulation livelock detection", () => {

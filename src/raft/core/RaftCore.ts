@@ -185,6 +185,19 @@ export class RaftCore {
 
   // -- queries ---------------------------------------------------------------------------------
 
+  /** The role, leader and term now (cheap, for the shell's change detection; `status()` has all). */
+  get currentRole(): Role {
+    return this.role
+  }
+
+  get currentLeader(): NodeId | null {
+    return this.leader
+  }
+
+  get currentTerm(): number {
+    return this.term
+  }
+
   status(): Status {
     return {
       id: this.config.id,
