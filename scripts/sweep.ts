@@ -6,8 +6,9 @@
  * seeds run, the failing seeds with the command that replays each, and the simulated-seconds per
  * wall-second rate. Exits 1 if any seed failed.
  *
- * An argument that names an existing file or directory (or ends in .ts) selects files; any other
- * argument is a test-name pattern (vitest -t).
+ * An argument that names an existing file or directory (or ends in .ts), or a suite under test/
+ * ("raft", "kv", "shardctrler", "shardkv"), selects files; any other argument is a test-name pattern
+ * (vitest -t).
  */
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -46,6 +47,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
       process.exit(0)
     } else if (a.startsWith("--")) throw new Error(`unknown flag ${a}\n${usage}`)
     else if (a.endsWith(".ts") || existsSync(a)) files.push(a)
+    else if (existsSync(join("test", a))) files.push(join("test", a)) // a suite by name: "shardctrler", "kv"
     else names.push(a)
   }
   return { files, names, seeds, base, jobs: Math.min(jobs, seeds) }

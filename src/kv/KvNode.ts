@@ -6,38 +6,23 @@
  */
 import type { FileSystem, HttpServerError } from "@effect/platform"
 import { Effect, type Scope } from "effect"
-import * as Raft from "../raft/Raft.js"
+import type { CorruptLog, StorageError } from "../raft/LogStorage.js"
+import type * as Raft from "../raft/Raft.js"
 import * as RaftConfig from "../raft/RaftConfig.js"
-import * as Tcp from "../rpc/Tcp.js"
+import * as ReplicaNode from "../replica/ReplicaNode.js"
+import type * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import * as FileStorage from "../storage/FileStorage.js"
-import { type CorruptLog, LogStorage, type StorageError } from "../raft/LogStorage.js"
 import * as HttpApi from "./HttpApi.js"
 import * as KvServer from "./KvServer.js"
 
-export interface Options {
-  /** This node's id; must be a key of `peers`. */
-  readonly id: string
-  /** Every member's id and `host:port` (this node included). */
-  readonly peers: Readonly<Record<string, string>>
-  /** Where this node keeps its log and snapshots. */
-  readonly dataDir: string
-  /** A cluster name recorded in the data directory, so a directory cannot be reused by another cluster. */
-  readonly clusterId?: string
-  /** Listen host; default 127.0.0.1. The port comes from `peers[id]`. */
-  readonly host?: string
+export interface Options extends ReplicaNode.Options {
   /** Serve the HTTP/JSON API on this port (0: any free port); omit for none. */
   readonly httpPort?: number
-  readonly raft?: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">>
   readonly kv?: Partial<KvServer.Options>
 }
 
 /** Real-deployment Raft timing (`RaftConfig.deployment`). */
-export const defaultRaft: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">> = {
-  electionTimeoutMs: RaftConfig.deployment.electionTimeoutMs,
-  heartbeatIntervalMs: RaftConfig.deployment.heartbeatIntervalMs,
-  rpcTimeoutMs: RaftConfig.deployment.rpcTimeoutMs
-}
+export const defaultRaft = ReplicaNode.defaultRaft
 
 export interface KvNode {
   readonly id: string
@@ -58,26 +43,14 @@ export const make = (
   FileSystem.FileSystem | Scope.Scope
 > =>
   Effect.gen(function*() {
-    const own = options.peers[options.id]
-    if (own === undefined) return yield* Effect.dieMessage(`node ${options.id} is not among the peers ${Object.keys(options.peers).join(", ")}`)
-    const port = Number(own.slice(own.lastIndexOf(":") + 1))
-    const transport = yield* Tcp.make({ self: options.id, listen: { host: options.host ?? "127.0.0.1", port }, peers: options.peers })
-    const storage = yield* FileStorage.make({
-      dir: options.dataDir,
-      identity: { clusterId: options.clusterId ?? "concord", nodeId: options.id }
-    })
-    const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
-    const { raft, server } = yield* Effect.gen(function*() {
-      const raft = yield* Raft.make(config)
-      const server = yield* KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv }).pipe(
-        Effect.provideService(Raft.Raft, raft)
-      )
-      return { raft, server }
-    }).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
-    const http = options.httpPort === undefined ? undefined : yield* HttpApi.serve(server, {
+    const node = yield* ReplicaNode.make(
+      options,
+      KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv })
+    )
+    const http = options.httpPort === undefined ? undefined : yield* HttpApi.serve(node.service, {
       host: options.host ?? "127.0.0.1",
       port: options.httpPort,
       servers: Object.keys(options.peers)
-    }).pipe(Effect.provideService(Transport, transport))
-    return { id: options.id, address: transport.address!, raft, server, transport, httpPort: http?.port }
+    }).pipe(Effect.provideService(Transport, node.transport))
+    return { id: node.id, address: node.address, raft: node.raft, server: node.service, transport: node.transport, httpPort: http?.port }
   })

@@ -1,0 +1,73 @@
+/**
+ * One real replica of a service on Raft: a TCP `Transport` on its own port, a `FileStorage` in its
+ * data directory (with the identity of its cluster and node), a `Raft` node with the deployment
+ * defaults, and the service itself, wired together in one Scope. `KvNode`, `CtrlNode` and
+ * `ShardKvNode` are this with their service (and their HTTP API).
+ * @since 0.1.0
+ */
+import type { FileSystem } from "@effect/platform"
+import { Effect, type Scope } from "effect"
+import { type CorruptLog, LogStorage, type StorageError } from "../raft/LogStorage.js"
+import * as Raft from "../raft/Raft.js"
+import * as RaftConfig from "../raft/RaftConfig.js"
+import * as Tcp from "../rpc/Tcp.js"
+import { Transport } from "../rpc/Transport.js"
+import * as FileStorage from "../storage/FileStorage.js"
+
+export interface Options {
+  /** This node's id; must be a key of `peers`. */
+  readonly id: string
+  /** Every member's id and `host:port` (this node included). */
+  readonly peers: Readonly<Record<string, string>>
+  /** Where this node keeps its log and snapshots. */
+  readonly dataDir: string
+  /** A cluster name recorded in the data directory, so a directory cannot be reused by another cluster. */
+  readonly clusterId?: string
+  /** Listen host; default 127.0.0.1. The port comes from `peers[id]`. */
+  readonly host?: string
+  /** Addresses of nodes outside the cluster that this node calls (another cluster's members). */
+  readonly others?: Readonly<Record<string, string>>
+  readonly raft?: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">>
+}
+
+/** Real-deployment Raft timing (`RaftConfig.deployment`). */
+export const defaultRaft: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">> = {
+  electionTimeoutMs: RaftConfig.deployment.electionTimeoutMs,
+  heartbeatIntervalMs: RaftConfig.deployment.heartbeatIntervalMs,
+  rpcTimeoutMs: RaftConfig.deployment.rpcTimeoutMs
+}
+
+export interface ReplicaNode<S> {
+  readonly id: string
+  readonly address: { readonly host: string; readonly port: number }
+  readonly raft: Raft.RaftShape
+  readonly service: S
+  readonly transport: Tcp.TcpTransport
+}
+
+/** Starts the node in the current scope, with `service` on its Raft node: it runs until the scope closes. */
+export const make = <S, E>(
+  options: Options,
+  service: Effect.Effect<S, E, Raft.Raft | Transport | Scope.Scope>
+): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | StorageError | CorruptLog | E, FileSystem.FileSystem | Scope.Scope> =>
+  Effect.gen(function*() {
+    const own = options.peers[options.id]
+    if (own === undefined) return yield* Effect.dieMessage(`node ${options.id} is not among the peers ${Object.keys(options.peers).join(", ")}`)
+    const port = Number(own.slice(own.lastIndexOf(":") + 1))
+    const transport = yield* Tcp.make({
+      self: options.id,
+      listen: { host: options.host ?? "127.0.0.1", port },
+      peers: { ...options.others, ...options.peers }
+    })
+    const storage = yield* FileStorage.make({
+      dir: options.dataDir,
+      identity: { clusterId: options.clusterId ?? "concord", nodeId: options.id }
+    })
+    const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
+    const { raft, svc } = yield* Effect.gen(function*() {
+      const raft = yield* Raft.make(config)
+      const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft))
+      return { raft, svc }
+    }).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
+    return { id: options.id, address: transport.address!, raft, service: svc, transport }
+  })
