@@ -9,19 +9,12 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { durationValue, parseDuration, reason } from "./internal/flags.js"
-import { Console, Data, Duration, Effect, Either, Option } from "effect"
+import { Console, type Duration, Effect, Either, Option } from "effect"
 import * as HtmlView from "../check/HtmlView.js"
 import * as Linearizability from "../check/Linearizability.js"
 import * as Kv from "../check/models/Kv.js"
-
-/** Ends the command with a process exit code; `main` maps it (any failure with `exitCode`). */
-export class CliExit extends Data.TaggedError("CliExit")<{ readonly exitCode: number }> {}
-
-export const ExitCode = { Linearizable: 0, NotLinearizable: 1, Unknown: 2, BadInput: 3 } as const
-
-/** Parses "10s", "500ms", "2m", "1h", or a bare number of seconds. */
-export const parseTimeout = parseDuration
+import { ExitCode, exitWith, fail } from "./internal/exit.js"
+import { durationValue, reason } from "./internal/flags.js"
 
 const models = { kv: Kv.model } as const
 
@@ -48,8 +41,7 @@ const historyFile = Args.file({ name: "HISTORY.jsonl" }).pipe(
   Args.withDescription("one operation per line: {client, op, key, value?, output?, call, return?}")
 )
 
-const badInput = (message: string) =>
-  Console.error(`bad input: ${message}`).pipe(Effect.zipRight(new CliExit({ exitCode: ExitCode.BadInput })))
+const badInput = (message: string) => fail("check", ExitCode.BadInput, message)
 
 const run = (args: {
   readonly model: keyof typeof models
@@ -83,9 +75,9 @@ const run = (args: {
       case "Ok":
         return
       case "Illegal":
-        return yield* new CliExit({ exitCode: ExitCode.NotLinearizable })
+        return yield* exitWith(ExitCode.Failed)
       case "Unknown":
-        return yield* new CliExit({ exitCode: ExitCode.Unknown })
+        return yield* exitWith(ExitCode.Unknown)
     }
   })
 

@@ -9,73 +9,15 @@
  * @since 0.1.0
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Data, Deferred, Effect, Either, Fiber } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import * as KvClient from "../kv/KvClient.js"
-import type { NodeStatus } from "../kv/Messages.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { type Child, describeExit, portFree, spawnConcord } from "./internal/children.js"
-import { statuses } from "./kv.js"
+import { describeExit, portFree } from "./internal/children.js"
+import { layout, startNodes, statuses, summary } from "./internal/cluster.js"
+import { ExitCode, fail as failWith } from "./internal/exit.js"
 
-export class ClusterExit extends Data.TaggedError("ClusterExit")<{ readonly exitCode: number }> {}
-
-const fail = (message: string, exitCode = 1) =>
-  Console.error(`concord cluster up: ${message}`).pipe(Effect.zipRight(new ClusterExit({ exitCode })))
-
-export interface Layout {
-  readonly peers: Record<string, string>
-  readonly http: Record<string, number>
-  readonly data: Record<string, string>
-}
-
-export const layout = (nodes: number, host: string, basePort: number, httpBasePort: number, data: string): Layout => {
-  const peers: Record<string, string> = {}
-  const http: Record<string, number> = {}
-  const dirs: Record<string, string> = {}
-  for (let i = 1; i <= nodes; i++) {
-    peers[`n${i}`] = `${host}:${basePort + i - 1}`
-    http[`n${i}`] = httpBasePort + i - 1
-    dirs[`n${i}`] = `${data}/n${i}`
-  }
-  return { peers, http, data: dirs }
-}
-
-/** Starts every node of `l` as a child process and waits until each listens (or fails). */
-export const startNodes = (l: Layout, host: string, onStderr: (node: string, line: string) => void) =>
-  Effect.gen(function*() {
-    const children = new Map<string, Child>()
-    for (const id of Object.keys(l.peers)) {
-      children.set(id, yield* startNode(l, id, host, onStderr))
-    }
-    for (const [id, child] of children) {
-      const ready = yield* Effect.either(Deferred.await(child.ready).pipe(Effect.timeout("20 seconds")))
-      if (Either.isLeft(ready)) {
-        const why = "code" in ready.left ? describeExit(ready.left) : "did not start within 20 s"
-        return yield* Effect.fail(`node ${id} ${why}`)
-      }
-    }
-    return children
-  })
-
-/** Starts node `id` of `l` as a child process (`concord kv serve` with the layout's peers, data and ports). */
-export const startNode = (l: Layout, id: string, host: string, onStderr: (node: string, line: string) => void) =>
-  spawnConcord(
-    id,
-    [
-      "kv", "serve", "--id", id, "--peers", Object.entries(l.peers).map(([peer, a]) => `${peer}=${a}`).join(","),
-      "--data", l.data[id]!, "--host", host, "--http-port", String(l.http[id])
-    ],
-    (line) => onStderr(id, line)
-  )
-
-export const summary = (rows: ReadonlyArray<readonly [string, NodeStatus | undefined]>): string => {
-  const up = rows.filter(([, s]) => s !== undefined)
-  const leader = up.find(([, s]) => s!.role === "Leader")
-  const term = Math.max(0, ...up.map(([, s]) => s!.term))
-  const commit = Math.max(0, ...up.map(([, s]) => s!.commit))
-  return `${leader === undefined ? "no leader" : `leader ${leader[0]}`} · term ${term} · commit ${commit} · ` +
-    `${up.length}/${rows.length} nodes up`
-}
+const fail = (exitCode: number, message: string) => failWith("cluster up", exitCode, message)
 
 const up = Command.make(
   "up",
@@ -88,15 +30,15 @@ const up = Command.make(
   },
   (o) =>
     Effect.gen(function*() {
-      if (o.nodes < 1 || o.nodes > 9) return yield* fail(`--nodes must be 1 to 9, got ${o.nodes}`, 3)
+      if (o.nodes < 1 || o.nodes > 9) return yield* fail(ExitCode.BadInput, `--nodes must be 1 to 9, got ${o.nodes}`)
       for (const p of [o.basePort, o.httpBasePort]) {
-        if (p < 1 || p + o.nodes - 1 > 65535) return yield* fail(`port ${p} is out of range`, 3)
+        if (p < 1 || p + o.nodes - 1 > 65535) return yield* fail(ExitCode.BadInput, `port ${p} is out of range`)
       }
       const l = layout(o.nodes, o.host, o.basePort, o.httpBasePort, o.data)
       for (let i = 0; i < o.nodes; i++) {
         for (const port of [o.basePort + i, o.httpBasePort + i]) {
           if (!(yield* portFree(o.host, port))) {
-            return yield* fail(`port ${port} on ${o.host} is in use (a cluster already running? try --base-port/--http-base-port)`)
+            return yield* fail(ExitCode.Failed, `port ${port} on ${o.host} is in use (a cluster already running? try --base-port/--http-base-port)`)
           }
         }
       }
@@ -108,7 +50,7 @@ const up = Command.make(
         if (tty && statusLine !== "") process.stdout.write(statusLine)
       }
       const children = yield* startNodes(l, o.host, (id, line) => print(`[${id}] ${line}`)).pipe(
-        Effect.catchAll((message) => fail(message))
+        Effect.catchAll((message) => fail(ExitCode.Failed, message))
       )
       console.log(`\nConcord key/value cluster: ${o.nodes} node${o.nodes > 1 ? "s" : ""}, data in ${o.data}`)
       for (const id of Object.keys(l.peers)) console.log(`  ${id}  Raft/KV ${l.peers[id]}   HTTP http://${o.host}:${l.http[id]}`)

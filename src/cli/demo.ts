@@ -9,18 +9,16 @@
  */
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Console, Data, Deferred, Effect, Fiber, Ref } from "effect"
+import { Console, Deferred, Effect, Fiber, Ref } from "effect"
 import * as Linearizability from "../check/Linearizability.js"
 import * as KvModel from "../check/models/Kv.js"
 import * as HtmlView from "../check/HtmlView.js"
 import * as KvClient from "../kv/KvClient.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { layout, startNode, startNodes } from "./cluster.js"
-import { statuses } from "./kv.js"
 import { freePort, stop } from "./internal/children.js"
-
-export class DemoExit extends Data.TaggedError("DemoExit")<{ readonly exitCode: number }> {}
+import { layout, startNode, startNodes, statuses } from "./internal/cluster.js"
+import { ExitCode, exitWith, fail } from "./internal/exit.js"
 
 const now = () => performance.now()
 
@@ -160,12 +158,12 @@ const demo = Command.make(
         const file = `${dir}/history.html`
         yield* HtmlView.writeFile(file, KvModel.model, history, result)
         yield* Console.log(`   ${Linearizability.explain(KvModel.model, history, result)}\n   view: ${file}`)
-        return yield* new DemoExit({ exitCode: 1 })
+        return yield* exitWith(ExitCode.Failed)
       }
       yield* Console.log(`\nDone. Stopping the cluster${o.keep ? `; the data stays in ${dir}` : ""}.`)
     }).pipe(
       Effect.scoped,
-      Effect.catchIf((e): e is Error => e instanceof Error, (e) => Console.error(`concord demo: ${e.message}`).pipe(Effect.zipRight(new DemoExit({ exitCode: 1 }))))
+      Effect.catchIf((e): e is Error => e instanceof Error, (e) => fail("demo", ExitCode.Failed, e.message))
     )
 ).pipe(Command.withDescription("a scripted tour: load a 3-node cluster, kill its leader, restart it, check the history"))
 

@@ -10,40 +10,14 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Data, Duration, Effect, Either, Option } from "effect"
+import { Clock, Console, Duration, Effect, Either, Option } from "effect"
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
-import type { NodeStatus } from "../kv/Messages.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
+import { DEFAULT_ENDPOINTS, DEFAULT_PEERS, formatStatus, parseEndpoints, parsePeers, statuses } from "./internal/cluster.js"
+import { ExitCode, fail } from "./internal/exit.js"
 import { durationOption, invalid } from "./internal/flags.js"
-
-export class KvExit extends Data.TaggedError("KvExit")<{ readonly exitCode: number }> {}
-
-export const ExitCode = { Done: 0, Failed: 1, BadInput: 3 } as const
-
-const fail = (exitCode: number, command: string, message: string) =>
-  Console.error(`concord kv ${command}: ${message}`).pipe(Effect.zipRight(new KvExit({ exitCode })))
-
-/** The embedded default cluster: three nodes on loopback (what `concord cluster up` starts). */
-export const DEFAULT_PEERS = "n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003"
-export const DEFAULT_ENDPOINTS = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
-
-const ADDRESS = /^[^\s:=,]+:\d{1,5}$/
-
-/** Parses `id=host:port,...`. */
-export const parsePeers = (text: string): Either.Either<Record<string, string>, string> => {
-  const peers: Record<string, string> = {}
-  for (const part of text.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {
-    const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(part)
-    if (m === null || !ADDRESS.test(m[2]!)) return Either.left(`"${part}" is not id=host:port`)
-    if (peers[m[1]!] !== undefined) return Either.left(`peer ${m[1]} is listed twice`)
-    const port = Number(m[2]!.split(":").pop())
-    if (port < 1 || port > 65535) return Either.left(`"${part}": port out of range`)
-    peers[m[1]!] = m[2]!
-  }
-  return Object.keys(peers).length === 0 ? Either.left("no peers") : Either.right(peers)
-}
 
 // -- serve -------------------------------------------------------------------------------------------
 
@@ -83,13 +57,13 @@ const serve = Command.make(
   (o) =>
     Effect.gen(function*() {
       if (o.peers[o.id] === undefined) {
-        return yield* fail(ExitCode.BadInput, "serve", `--id ${o.id} is not among --peers (${Object.keys(o.peers).join(", ")})`)
+        return yield* fail("kv serve", ExitCode.BadInput, `--id ${o.id} is not among --peers (${Object.keys(o.peers).join(", ")})`)
       }
       const dataDir = Option.getOrElse(o.data, () => `./data/${o.id}`)
       const ownPort = Number(o.peers[o.id]!.split(":").pop())
       const httpPort = o.noHttp ? undefined : Option.getOrElse(o.httpPort, () => ownPort + 1000)
       if (httpPort !== undefined && (httpPort < 0 || httpPort > 65535)) {
-        return yield* fail(ExitCode.BadInput, "serve", `--http-port ${httpPort} is out of range`)
+        return yield* fail("kv serve", ExitCode.BadInput, `--http-port ${httpPort} is out of range`)
       }
       const node = yield* KvNode.make({
         id: o.id,
@@ -106,10 +80,10 @@ const serve = Command.make(
         kv: { maxRaftState: o.maxRaftState }
       }).pipe(
         Effect.catchTags({
-          ListenError: (e) => fail(ExitCode.Failed, "serve", `${e.message} (another node or program uses that port?)`),
-          StorageError: (e) => fail(ExitCode.Failed, "serve", e.message),
-          CorruptLog: (e) => fail(ExitCode.Failed, "serve", e.message),
-          ServeError: (e) => fail(ExitCode.Failed, "serve", `cannot serve HTTP on ${o.host}:${httpPort}: ${String(e.cause)}`)
+          ListenError: (e) => fail("kv serve", ExitCode.Failed, `${e.message} (another node or program uses that port?)`),
+          StorageError: (e) => fail("kv serve", ExitCode.Failed, e.message),
+          CorruptLog: (e) => fail("kv serve", ExitCode.Failed, e.message),
+          ServeError: (e) => fail("kv serve", ExitCode.Failed, `cannot serve HTTP on ${o.host}:${httpPort}: ${String(e.cause)}`)
         })
       )
       yield* Console.log(
@@ -171,12 +145,9 @@ const watchPeers = (node: KvNode.KvNode, peers: Record<string, string>) =>
 
 const endpointsOption = Options.text("endpoints").pipe(
   Options.withDefault(DEFAULT_ENDPOINTS),
-  Options.mapEffect((text) => {
-    const list = text.split(",").map((e) => e.trim()).filter((e) => e.length > 0)
-    const bad = list.find((e) => !ADDRESS.test(e))
-    if (list.length === 0) return invalid("--endpoints: no endpoint")
-    return bad === undefined ? Effect.succeed(list) : invalid(`--endpoints: "${bad}" is not host:port`)
-  }),
+  Options.mapEffect((text) =>
+    Either.match(parseEndpoints(text), { onLeft: (m) => invalid(`--endpoints: ${m}`), onRight: Effect.succeed })
+  ),
   Options.withDescription(`Raft/KV addresses of any of the cluster's nodes (default ${DEFAULT_ENDPOINTS})`)
 )
 const timeoutOption = durationOption("timeout", "5s", "give up after this long")
@@ -203,7 +174,7 @@ const connect = (command: string, endpoints: ReadonlyArray<string>, timeout: Dur
       }
       errors.push(`${endpoint} (${status.left.detail})`)
     }
-    return yield* fail(ExitCode.Failed, command, `no endpoint reachable: ${errors.join("; ")}`)
+    return yield* fail(`kv ${command}`, ExitCode.Failed, `no endpoint reachable: ${errors.join("; ")}`)
   }).pipe(Effect.map((c) => ({ ...c, timeout })))
 
 const keyArg = Args.text({ name: "key" }).pipe(Args.withDescription("the key"))
@@ -226,7 +197,7 @@ const clientVerb = <A>(
         const c = yield* connect(name, o.endpoints, o.timeout)
         const a = yield* run(c, o.key, o.value ?? "").pipe(
           Effect.catchTag("KvTimeout", (e) =>
-            fail(ExitCode.Failed, name, `${e.message}: no leader answered (has the cluster lost its majority?)`))
+            fail(`kv ${name}`, ExitCode.Failed, `${e.message}: no leader answered (has the cluster lost its majority?)`))
         )
         yield* Console.log(print(a))
       }).pipe(Effect.scoped)
@@ -242,26 +213,6 @@ const status = Command.make("status", { endpoints: endpointsOption, timeout: tim
     const c = yield* connect("status", o.endpoints, o.timeout)
     yield* Console.log(formatStatus(c.peers, yield* statuses(c.client, Object.keys(c.peers))))
   }).pipe(Effect.scoped)).pipe(Command.withDescription("show every node: role, term, leader, commit and applied index, log size"))
-
-/** Every node's status (undefined: unreachable), through one client transport. */
-export const statuses = (client: KvClient.KvClientShape, ids: ReadonlyArray<string>) =>
-  Effect.forEach(ids, (id) => Effect.map(Effect.either(client.status(id)), (r) => [id, Either.getOrUndefined(r)] as const), {
-    concurrency: "unbounded"
-  })
-
-export const formatStatus = (
-  peers: Record<string, string>,
-  rows: ReadonlyArray<readonly [string, NodeStatus | undefined]>
-): string => {
-  const header = ["node", "address", "role", "term", "leader", "commit", "applied", "log bytes", "snapshot"]
-  const lines = rows.map(([id, s]) =>
-    s === undefined
-      ? [id, peers[id] ?? "", "unreachable", "", "", "", "", "", ""]
-      : [id, peers[id] ?? "", s.role, String(s.term), s.leader ?? "-", String(s.commit), String(s.applied), String(s.logBytes), String(s.snapshotIndex)]
-  )
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
-  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
-}
 
 export const command = Command.make("kv").pipe(
   Command.withDescription("the replicated key/value service: run a node, or read and write a cluster"),

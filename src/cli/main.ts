@@ -2,9 +2,9 @@
 /**
  * The `concord` command. Subcommands live in their own modules; add them to `subcommands`.
  *
- * Exit codes: a subcommand ends with a typed failure carrying `exitCode` (see `CliExit`) after
- * printing its own message; a flag or argument @effect/cli rejects is bad input (3, the code
- * `concord check` uses for bad input); Ctrl-C is 130; anything else is a bug: printed, exit 70.
+ * Exit codes (`internal/exit.ts`): a subcommand ends with a `CliExit` after printing its own message;
+ * a flag or argument @effect/cli rejects is bad input (3); Ctrl-C is 130; anything else is a bug:
+ * printed, exit 70.
  * @since 0.1.0
  */
 import { Command, ValidationError } from "@effect/cli"
@@ -13,6 +13,7 @@ import { Cause, Effect, Exit, Logger, Option } from "effect"
 import * as Check from "./check.js"
 import * as Cluster from "./cluster.js"
 import * as Demo from "./demo.js"
+import { ExitCode, exitCodeOf } from "./internal/exit.js"
 import * as Kv from "./kv.js"
 import * as Mr from "./mr.js"
 
@@ -25,9 +26,6 @@ const concord = Command.make("concord").pipe(
   Command.withSubcommands(subcommands)
 )
 
-const hasExitCode = (e: unknown): e is { readonly exitCode: number } =>
-  typeof e === "object" && e !== null && "exitCode" in e && typeof e.exitCode === "number"
-
 // A server stopped by SIGTERM (a service manager, `kill`) has shut down cleanly: exit 0. Ctrl-C keeps
 // the shell's convention, 130.
 let terminated = false
@@ -36,14 +34,15 @@ process.once("SIGTERM", () => {
 })
 
 const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void): void => {
-  if (Exit.isSuccess(exit)) return onExit(0)
-  if (Cause.isInterruptedOnly(exit.cause)) return onExit(terminated ? 0 : 130)
+  if (Exit.isSuccess(exit)) return onExit(ExitCode.Ok)
+  if (Cause.isInterruptedOnly(exit.cause)) return onExit(terminated ? ExitCode.Ok : ExitCode.Interrupted)
   const failure = Cause.failureOption(exit.cause)
-  if (Option.isSome(failure) && hasExitCode(failure.value)) return onExit(failure.value.exitCode)
+  const code = Option.isSome(failure) ? exitCodeOf(failure.value) : undefined
+  if (code !== undefined) return onExit(code)
   // @effect/cli has already printed what was wrong with the command line.
-  if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return onExit(Check.ExitCode.BadInput)
+  if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return onExit(ExitCode.BadInput)
   console.error(Cause.pretty(exit.cause))
-  onExit(70)
+  onExit(ExitCode.Bug)
 }
 
 // Logs are diagnostics: stderr, so that stdout carries only results (and `kv serve`'s listening line).

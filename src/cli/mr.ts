@@ -17,7 +17,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { type CommandExecutor, Command as Process, FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Clock, Console, Data, Duration, Effect, Either, Fiber, Option, Queue, type Scope } from "effect"
+import { Clock, Console, Duration, Effect, Either, Fiber, Option, Queue, type Scope } from "effect"
 import { resolve } from "node:path"
 import * as App from "../mapreduce/App.js"
 import * as Coordinator from "../mapreduce/Coordinator.js"
@@ -27,18 +27,11 @@ import * as Sequential from "../mapreduce/Sequential.js"
 import * as Worker from "../mapreduce/Worker.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { selfCommand } from "./internal/children.js"
-import { durationOption, durationValue, invalid, parseDuration, reason } from "./internal/flags.js"
 import { Transport } from "../rpc/Transport.js"
+import { ExitCode, fail as failWith } from "./internal/exit.js"
+import { durationOption, durationValue, invalid, reason } from "./internal/flags.js"
 
-export { parseDuration }
-
-/** Ends the command with a process exit code (main.ts maps any failure carrying `exitCode`). */
-export class MrExit extends Data.TaggedError("MrExit")<{ readonly exitCode: number }> {}
-
-export const ExitCode = { Done: 0, Failed: 1, BadInput: 3 } as const
-
-const fail = (exitCode: number, command: string, message: string) =>
-  Console.error(`concord mr ${command}: ${message}`).pipe(Effect.zipRight(new MrExit({ exitCode })))
+const fail = (exitCode: number, command: string, message: string) => failWith(`mr ${command}`, exitCode, message)
 
 // -- flags -----------------------------------------------------------------------------------------
 

@@ -4,9 +4,7 @@ import * as CliCommand from "@effect/cli/Command"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Option } from "effect"
 import { vi } from "vitest"
-
-const hasExitCode = (e: unknown): e is { readonly exitCode: number } =>
-  typeof e === "object" && e !== null && "exitCode" in e && typeof e.exitCode === "number"
+import { ExitCode, exitCodeOf } from "../../src/cli/internal/exit.js"
 
 /** A runner for a `concord` with the given subcommands. */
 export const cliRunner = (...subcommands: ReadonlyArray<Command.Command<any, any, any, any>>) => {
@@ -25,8 +23,9 @@ export const cliRunner = (...subcommands: ReadonlyArray<Command.Command<any, any
     if (Exit.isSuccess(exit)) code = 0
     else {
       const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure) && hasExitCode(failure.value)) code = failure.value.exitCode
-      else if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) code = 3
+      const carried = Option.isSome(failure) ? exitCodeOf(failure.value) : undefined
+      if (carried !== undefined) code = carried
+      else if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) code = ExitCode.BadInput
       else throw new Error(Cause.pretty(exit.cause))
     }
     return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") }
