@@ -14,7 +14,7 @@ import * as HtmlView from "../check/HtmlView.js"
 import * as Linearizability from "../check/Linearizability.js"
 import * as Kv from "../check/models/Kv.js"
 import { ExitCode, exitWith, fail } from "./internal/exit.js"
-import { durationValue, reason } from "./internal/flags.js"
+import { durationOption, integerOption, reason } from "./internal/flags.js"
 
 const models = { kv: Kv.model } as const
 
@@ -22,22 +22,22 @@ const model = Options.choice("model", ["kv"]).pipe(
   Options.withDefault("kv" as const),
   Options.withDescription("the model to check against (kv: 6.824 Get/Put/Append, partitioned by key)")
 )
-const timeout = Options.text("timeout").pipe(
-  Options.withPseudoName("duration"),
-  Options.withDefault("10s"),
-  Options.mapEffect((text) => durationValue("timeout", text)),
-  Options.withDescription("wall-clock budget of the search, e.g. 10s, 500ms, 2m; then the answer is unknown (exit 2)")
+const timeout = durationOption(
+  "timeout",
+  "10s",
+  "wall-clock budget of the search, e.g. 10s, 500ms, 2m; then the answer is unknown (exit 2)"
 )
-const maxSteps = Options.integer("max-steps").pipe(
-  Options.withPseudoName("steps"),
-  Options.optional,
-  Options.withDescription("also stop after this many search steps (a deterministic budget)")
-)
-const html = Options.file("html").pipe(
+const maxSteps = integerOption("max-steps", {
+  min: 1,
+  placeholder: "STEPS",
+  description: "also stop after this many search steps (a deterministic budget)"
+})
+const html = Options.text("html").pipe(
+  Options.withPseudoName("FILE"),
   Options.optional,
   Options.withDescription("write a self-contained HTML view of the history and the result to this file")
 )
-const historyFile = Args.file({ name: "HISTORY.jsonl" }).pipe(
+const historyFile = Args.text({ name: "HISTORY.jsonl" }).pipe(
   Args.withDescription("one operation per line: {client, op, key, value?, output?, call, return?}")
 )
 

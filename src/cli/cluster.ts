@@ -16,23 +16,43 @@ import { Transport } from "../rpc/Transport.js"
 import { describeExit, portFree } from "./internal/children.js"
 import { layout, startNodes, statuses, summary } from "./internal/cluster.js"
 import { ExitCode, fail as failWith } from "./internal/exit.js"
+import { integerOption } from "./internal/flags.js"
 
 const fail = (exitCode: number, message: string) => failWith("cluster up", exitCode, message)
 
 const up = Command.make(
   "up",
   {
-    nodes: Options.integer("nodes").pipe(Options.withDefault(3), Options.withDescription("number of nodes (default 3)")),
-    data: Options.text("data").pipe(Options.withDefault("./data"), Options.withDescription("data directory; node i uses <data>/n<i> (default ./data)")),
-    basePort: Options.integer("base-port").pipe(Options.withDefault(7001), Options.withDescription("Raft/KV port of n1; n2 uses the next, ... (default 7001)")),
-    httpBasePort: Options.integer("http-base-port").pipe(Options.withDefault(8001), Options.withDescription("HTTP port of n1 (default 8001)")),
-    host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("address to bind (default 127.0.0.1)"))
+    nodes: integerOption("nodes", { min: 1, max: 9, fallback: 3, description: "number of nodes" }),
+    data: Options.text("data").pipe(
+      Options.withPseudoName("DIR"),
+      Options.withDefault("./data"),
+      Options.withDescription("data directory; node i uses <data>/n<i> (default ./data)")
+    ),
+    basePort: integerOption("base-port", {
+      min: 1,
+      max: 65535,
+      fallback: 7001,
+      placeholder: "PORT",
+      description: "Raft/KV port of n1; n2 uses the next, and so on"
+    }),
+    httpBasePort: integerOption("http-base-port", {
+      min: 1,
+      max: 65535,
+      fallback: 8001,
+      placeholder: "PORT",
+      description: "HTTP port of n1; n2 uses the next, and so on"
+    }),
+    host: Options.text("host").pipe(
+      Options.withPseudoName("HOST"),
+      Options.withDefault("127.0.0.1"),
+      Options.withDescription("address to bind (default 127.0.0.1)")
+    )
   },
   (o) =>
     Effect.gen(function*() {
-      if (o.nodes < 1 || o.nodes > 9) return yield* fail(ExitCode.BadInput, `--nodes must be 1 to 9, got ${o.nodes}`)
       for (const p of [o.basePort, o.httpBasePort]) {
-        if (p < 1 || p + o.nodes - 1 > 65535) return yield* fail(ExitCode.BadInput, `port ${p} is out of range`)
+        if (p + o.nodes - 1 > 65535) return yield* fail(ExitCode.BadInput, `ports ${p} to ${p + o.nodes - 1} go past 65535`)
       }
       const l = layout(o.nodes, o.host, o.basePort, o.httpBasePort, o.data)
       for (let i = 0; i < o.nodes; i++) {

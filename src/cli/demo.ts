@@ -19,6 +19,7 @@ import { Transport } from "../rpc/Transport.js"
 import { freePort, stop } from "./internal/children.js"
 import { layout, startNode, startNodes, statuses } from "./internal/cluster.js"
 import { ExitCode, exitWith, fail } from "./internal/exit.js"
+import { integerOption } from "./internal/flags.js"
 
 const now = () => performance.now()
 
@@ -31,8 +32,8 @@ const bar = (done: number, total: number, rate: number) => {
 const demo = Command.make(
   "demo",
   {
-    operations: Options.integer("operations").pipe(Options.withDefault(3000), Options.withDescription("operations in the load phase (default 3000)")),
-    clients: Options.integer("clients").pipe(Options.withDefault(16), Options.withDescription("concurrent clients (default 16)")),
+    operations: integerOption("operations", { min: 1, max: 1_000_000, fallback: 3000, description: "operations in the load phase" }),
+    clients: integerOption("clients", { min: 1, max: 1000, fallback: 16, description: "concurrent clients" }),
     keep: Options.boolean("keep-data").pipe(Options.withDescription("keep the data directory (printed at the end)"))
   },
   (o) =>

@@ -4,7 +4,7 @@
  * `main.ts` turns the failure into the process's exit code.
  * @internal
  */
-import { Console, Data, Effect } from "effect"
+import { Cause, Console, Data, Effect, Exit, Option } from "effect"
 
 /** The process exit codes of every command. */
 export const ExitCode = {
@@ -27,10 +27,16 @@ export class CliExit extends Data.TaggedError("CliExit")<{ readonly exitCode: nu
 
 /** Prints `concord <command>: <message>` on stderr and ends the command with `exitCode`. */
 export const fail = (command: string, exitCode: number, message: string) =>
-  Console.error(`concord ${command}: ${message}`).pipe(Effect.zipRight(new CliExit({ exitCode })))
+  Console.error(`concord${command === "" ? "" : ` ${command}`}: ${message}`).pipe(
+    Effect.zipRight(new CliExit({ exitCode }))
+  )
 
 /** Ends the command with `exitCode` without a message (its output already said why). */
 export const exitWith = (exitCode: number) => Effect.fail(new CliExit({ exitCode }))
 
-/** The exit code a failure carries, if it is a `CliExit`. */
-export const exitCodeOf = (e: unknown): number | undefined => (e instanceof CliExit ? e.exitCode : undefined)
+/** The exit code of a command's outcome: 0, or the code its `CliExit` carries; undefined for anything else. */
+export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number | undefined => {
+  if (Exit.isSuccess(exit)) return ExitCode.Ok
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) && failure.value instanceof CliExit ? failure.value.exitCode : undefined
+}
