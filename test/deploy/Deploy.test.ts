@@ -11,7 +11,7 @@
  */
 import { Effect, Layer } from "effect"
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -290,6 +290,22 @@ describe("one-line errors for a person's mistakes", () => {
     oneLine(corrupt, 1, `corrupt log in ${segment}`)
     expect(corrupt.stderr).toMatch(/at byte \d+/)
     expect(corrupt.stderr.trim().split("\n").length).toBe(1)
+  }, 60_000)
+
+  it("a second node on a data directory in use is refused, naming the first's pid; a kill -9 leaves a lock the next start takes over", async () => {
+    const dir = join(work, "locked")
+    const [port, other] = await Promise.all([freePort(), freePort()])
+    const first = await serve("n1", `n1=127.0.0.1:${port}`, dir, 0)
+    const second = concord("kv", "serve", "--id", "n1", "--peers", `n1=127.0.0.1:${other}`, "--data", dir, "--no-http")
+    oneLine(second, 1, `concord kv serve: storage error at ${join(dir, "LOCK")}: data directory ${dir} is in use by process ${first.child.pid}`)
+    expect(second.stderr.trim().split("\n").length).toBe(1)
+    first.child.kill("SIGKILL")
+    await first.exited
+    const again = await serve("n1", `n1=127.0.0.1:${port}`, dir, 0)
+    await until("the takeover warning", async () => (again.stderr().includes(`process ${first.child.pid}, which held it, is gone`) ? true : undefined), 5_000)
+    again.child.kill("SIGTERM")
+    expect(await again.exited).toBe(0)
+    expect(existsSync(join(dir, "LOCK"))).toBe(false)
   }, 60_000)
 
   it("client verbs with no reachable endpoint", async () => {
