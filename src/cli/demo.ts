@@ -16,7 +16,7 @@ import * as HtmlView from "../check/HtmlView.js"
 import * as KvClient from "../kv/KvClient.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { freePort, stop } from "./internal/children.js"
+import { describeExit, freePort, stop } from "./internal/children.js"
 import { layout, startNode, startNodes, statuses } from "./internal/cluster.js"
 import { ExitCode, exitWith, fail } from "./internal/exit.js"
 import { integerOption } from "./internal/flags.js"
@@ -138,7 +138,7 @@ const demo = Command.make(
       const restartedAt = now()
       const again = yield* startNode(l, victim.id, host, quiet)
       children.set(victim.id, again)
-      yield* Deferred.await(again.ready).pipe(Effect.mapError((e) => new Error(`restart failed: ${e.lastError}`)))
+      yield* Deferred.await(again.ready).pipe(Effect.mapError((e) => new Error(`restarting ${victim.id} failed: it ${describeExit(e)}`)))
       const target = (yield* leaderOf).status.commit
       for (;;) {
         const s = yield* Effect.either(probe.status(victim.id))

@@ -77,6 +77,12 @@ const serve = Command.make(
   },
   (o) =>
     Effect.gen(function*() {
+      if (o.exitWithStdin) {
+        // The launcher reads our stdout and stderr; once it is gone, writes to them fail with EPIPE,
+        // which must not crash the shutdown that follows (the lock file would stay behind).
+        process.stdout.on("error", () => {})
+        process.stderr.on("error", () => {})
+      }
       if (o.peers[o.id] === undefined) {
         return yield* fail("kv serve", ExitCode.BadInput, `--id ${o.id} is not among --peers (${Object.keys(o.peers).join(", ")})`)
       }

@@ -81,7 +81,7 @@ export const startNode = (l: Layout, id: string, host: string, onStderr: (node: 
     id,
     [
       "kv", "serve", "--id", id, "--peers", Object.entries(l.peers).map(([peer, a]) => `${peer}=${a}`).join(","),
-      "--data", l.data[id]!, "--host", host, "--http-port", String(l.http[id])
+      "--data", l.data[id]!, "--host", host, "--http-port", String(l.http[id]), "--exit-with-stdin"
     ],
     (line) => onStderr(id, line)
   )
