@@ -154,7 +154,8 @@ const demo = Command.make(
       const c0 = now()
       const result = Linearizability.checkHistory(KvModel.model, history, { timeoutMs: 30_000, now })
       if (Linearizability.isOk(result)) {
-        yield* Console.log(`   linearizable (${result.partitions.length} keys, checked in ${(now() - c0).toFixed(0)} ms)`)
+        const keys = result.partitions.length
+        yield* Console.log(`   linearizable (${keys} key${keys === 1 ? "" : "s"}, checked in ${(now() - c0).toFixed(0)} ms)`)
       } else {
         const file = `${dir}/history.html`
         yield* HtmlView.writeFile(file, KvModel.model, history, result)

@@ -91,7 +91,7 @@ describe("help", () => {
   })
 })
 
-describe("command-line errors: one line, concord <command>: …, a pointer to --help, exit 3", () => {
+describe("bad command lines and flag values: one line, concord <command>: …, exit 3", () => {
   const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
     [["kv", "putt"], `concord kv: unknown command "putt" (did you mean put?); the kv commands are serve, get, put, append, del, status (see concord kv --help)`],
     [["frob"], `concord: unknown command "frob"; the commands are kv, cluster, demo, check, mr (see concord --help)`],
@@ -106,7 +106,17 @@ describe("command-line errors: one line, concord <command>: …, a pointer to --
     [["kv", "get", "k", "--timeout", "soon"], `concord kv get: --timeout: "soon" is not a duration (try 10s, 500ms, 2m) (see concord kv get --help)`],
     [["demo", "--clients", "0"], "concord demo: --clients must be 1 to 1000, got 0 (see concord demo --help)"],
     [["demo", "--operations", "1.5"], `concord demo: --operations: "1.5" is not an integer (see concord demo --help)`],
+    [["demo", "--clients", "-1"], "concord demo: --clients must be 1 to 1000, got -1 (see concord demo --help)"],
+    [["demo", "--operations", "0"], "concord demo: --operations must be 1 to 1000000, got 0 (see concord demo --help)"],
     [["cluster", "up", "--nodes", "0"], "concord cluster up: --nodes must be 1 to 9, got 0 (see concord cluster up --help)"],
+    [["cluster", "up", "--base-port", "65534"], "concord cluster up: ports 65534 to 65536 go past 65535"],
+    [["kv", "serve", "--id", "n1", "--http-port", "70000"], "concord kv serve: --http-port must be 0 to 65535, got 70000 (see concord kv serve --help)"],
+    [["kv", "serve", "--id", "n1", "--max-raft-state", "-2"], "concord kv serve: --max-raft-state must be at least -1, got -2 (see concord kv serve --help)"],
+    [["kv", "serve", "--id", "n1", "--heartbeat", "0s"], "concord kv serve: --heartbeat must be more than 0, got 0s (see concord kv serve --help)"],
+    [["kv", "serve", "--id", "n1", "--heartbeat", "300ms"], "concord kv serve: --heartbeat (300ms) must be less than --election-timeout (300ms)"],
+    [["kv", "get", "k", "--timeout", "0s"], "concord kv get: --timeout must be more than 0, got 0s (see concord kv get --help)"],
+    [["mr", "run", "--app", "wc", "--max-restarts", "-1", "f"], "concord mr run: --max-restarts must be at least 0, got -1 (see concord mr run --help)"],
+    [["check", "--max-steps", "0", "f"], "concord check: --max-steps must be at least 1, got 0 (see concord check --help)"],
     [["mr", "run", "--progress", "fancy", "--app", "wc", "f"], `concord mr run: --progress: "fancy" is not one of auto, bar, log, none (see concord mr run --help)`]
   ]
   for (const [args, message] of cases) {
