@@ -90,7 +90,9 @@ describe("concord check (in process)", () => {
     const timeout = await run("check", "--timeout", "soon", okFile)
     expect(timeout.code).toBe(3)
     expect(timeout.stderr).toContain(`--timeout: "soon" is not a duration (try 10s, 500ms, 2m)`)
-    expect((await run("check", "--model", "etcd", okFile)).code).toBe(3)
+    expect((await run("check", "--model", "etcd", okFile)).stderr).toBe(
+      `concord check: --model: "etcd" is not one of kv, register, queue, set (see concord check --help)`
+    )
     expect((await run("check")).code).toBe(3)
   })
 
@@ -102,6 +104,40 @@ describe("concord check (in process)", () => {
     const html = readFileSync(out, "utf8")
     expect(html).toContain(`<div class="verdict illegal">Not linearizable</div>`)
     expect(html).toContain(`concord check ${illegalFile}`)
+  })
+
+  it("takes several files: one verdict line each, exit code the worst, one HTML view each", async () => {
+    const both = await run("check", okFile, illegalFile)
+    expect(both.code).toBe(1)
+    expect(both.stdout.split("\n")[0]).toMatch(new RegExp(`^${okFile}: linearizable: 4 operations`))
+    expect(both.stdout.split("\n")[1]).toMatch(new RegExp(`^${illegalFile}: not linearizable: partition "x"`))
+    const html = join(dir, "views.html")
+    const worst = await run("check", "--html", html, illegalFile, join(dir, "nope.jsonl"), okFile)
+    expect(worst.code).toBe(3)
+    expect(worst.stderr).toBe(`concord check: cannot read ${join(dir, "nope.jsonl")}: no such file or directory`)
+    expect(worst.stdout).toContain(`wrote ${join(dir, "views-illegal.html")}`)
+    expect(worst.stdout).toContain(`wrote ${join(dir, "views-ok.html")}`)
+    expect(readFileSync(join(dir, "views-illegal.html"), "utf8")).toContain(`concord check ${illegalFile}`)
+    expect((await run("check", "--max-steps", "10", okFile, bigFile)).code).toBe(2)
+  })
+
+  it("checks the register, queue and set models", async () => {
+    const register = file("register.jsonl", [
+      `{"client": 0, "op": "write", "value": 1, "call": 0, "return": 10}`,
+      `{"client": 1, "op": "read", "output": 0, "call": 20, "return": 30}`
+    ])
+    const r = await run("check", "--model", "register", register)
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/^not linearizable: the history: only 1 of its 2 operations linearize; .*client 1.s read\(\) → 0 returned/)
+    const queue = file("queue.jsonl", [`{"client": 0, "op": "enqueue", "value": 1, "call": 0, "return": 10}`])
+    expect((await run("check", "--model", "queue", queue)).code).toBe(0)
+    const set = file("set.jsonl", [`{"client": 0, "op": "take", "output": null, "call": 0, "return": 10}`])
+    expect((await run("check", "--model", "set", set)).code).toBe(0)
+    expect(await run("check", "--model", "register", okFile)).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `concord check: ${okFile} line 1: "op": must be "read", "write" or "cas", not "put"`
+    })
   })
 
   it("checks a generated history", async () => {
