@@ -8,7 +8,8 @@ import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { pathToFileURL } from "node:url"
-import { KvClient, KvNode, KvServer, LogStorage, Raft, RaftConfig, SimNetwork, Simulation, Tcp, Transport } from "../src/index.js"
+import { KvClient, KvServer, LogStorage, Raft, RaftConfig, SimNetwork, Simulation, Tcp, Transport } from "../src/index.js"
+import { KvNode } from "../src/kv/index.js"
 
 /** The application: it only knows the KvClient service. */
 export const program = Effect.gen(function*() {

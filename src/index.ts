@@ -1,5 +1,10 @@
 /**
  * Concord: fault-tolerant distributed systems on Effect.
+ *
+ * Every module as a namespace, except `KvNode`: one real KV node needs an HTTP server, which takes as
+ * long to load as all of this, so it is in `concord-dist/kv`. The sub-entry points `concord-dist/kv`,
+ * `concord-dist/check` and `concord-dist/mapreduce` load only their part (see package.json `exports`);
+ * `npm run bench -- import` times each.
  * @since 0.1.0
  */
 export * as Codec from "./rpc/Codec.js"
@@ -25,5 +30,4 @@ export * as MemoryFileSystem from "./sim/MemoryFileSystem.js"
 export * as KvStateMachine from "./kv/KvStateMachine.js"
 export * as KvServer from "./kv/KvServer.js"
 export * as KvClient from "./kv/KvClient.js"
-export * as KvNode from "./kv/KvNode.js"
 export * as ReplicatedStateMachine from "./raft/ReplicatedStateMachine.js"

@@ -53,7 +53,7 @@
  * and calling `sync`, which Linux supports.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Layer, Option, Queue, Scope } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
