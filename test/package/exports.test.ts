@@ -5,7 +5,9 @@
  * @effect/platform (`npm run bench -- import` times it).
  *
  * The library is transpiled with esbuild (no type-check: tsc does that) into a temporary
- * node_modules/concord-dist beside a copy of package.json, so the test needs no `npm run build`.
+ * node_modules/concord-dist beside a copy of package.json, so the test needs no `npm run build`. And
+ * `npm i -g` of the package gives a `concord` command that runs anywhere (`npx concord` outside the
+ * checkout finds an unrelated package of that name).
  */
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
@@ -94,4 +96,30 @@ describe("the package's entry points", () => {
     expect(reached.filter((f) => /kv\/(KvNode|HttpApi)\.ts$/.test(f))).toEqual([])
     expect([...packages].filter((p) => p === "@effect/platform" || p.startsWith("@effect/platform-node"))).toEqual([])
   })
+})
+
+describe("the concord command, installed", () => {
+  it("npm i -g puts `concord` on the PATH, runnable from any directory", () => {
+    // A package of package.json and a fresh CLI bundle (what `files` ships of dist/ for the command).
+    const packageDir = join(dir, "package")
+    mkdirSync(join(packageDir, "dist"), { recursive: true })
+    writeFileSync(join(packageDir, "package.json"), JSON.stringify(pkg))
+    const bundled = spawnSync(process.execPath, [join(root, "scripts/bundle-cli.mjs"), join(packageDir, "dist/concord.mjs")], { cwd: root, encoding: "utf8" })
+    expect(bundled.status, bundled.stderr).toBe(0)
+    const prefix = join(dir, "global")
+    const installed = spawnSync("npm", ["install", "-g", "--prefix", prefix, "--offline", "--ignore-scripts", "--no-audit", "--no-fund", packageDir], {
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    expect(installed.status, installed.stderr).toBe(0)
+    const elsewhere = mkdtempSync(join(tmpdir(), "concord-elsewhere-"))
+    try {
+      const version = spawnSync(join(prefix, "bin/concord"), ["--version"], { cwd: elsewhere, encoding: "utf8", timeout: 30_000 })
+      expect(version.stdout).toBe("0.1.0\n")
+      const help = spawnSync(join(prefix, "bin/concord"), ["kv", "--help"], { cwd: elsewhere, encoding: "utf8", timeout: 30_000 })
+      expect(help.stdout).toMatch(/^concord kv: the replicated key\/value service/)
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
