@@ -6,7 +6,6 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Exit, Scope } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest"
@@ -14,6 +13,7 @@ import * as Kv from "../../src/cli/kv.js"
 import { MAX_VALUE_BYTES } from "../../src/cli/internal/limits.js"
 import * as KvNode from "../../src/kv/KvNode.js"
 import { cliRunner } from "../support/cli.js"
+import { freePort } from "../support/ports.js"
 
 const run = cliRunner(Kv.command)
 const dir = mkdtempSync(join(tmpdir(), "concord-kv-cli-"))
@@ -22,15 +22,6 @@ const file = (name: string, content: string | Uint8Array) => {
   writeFileSync(path, content)
   return path
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
 
 let scope: Scope.CloseableScope
 let endpoint = ""

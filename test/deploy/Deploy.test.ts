@@ -18,20 +18,12 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as KvClient from "../../src/kv/KvClient.js"
 import * as Tcp from "../../src/rpc/Tcp.js"
+import { canBind, freePort, freeRange } from "../support/ports.js"
 
 const root = join(import.meta.dirname, "../..")
 let work = ""
 let bundle = ""
 const running = new Set<ChildProcess>()
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
 
 interface Server {
   readonly id: string
@@ -183,22 +175,6 @@ describe("three server processes", () => {
   }, 60_000)
 })
 
-/** A port p such that p .. p + n - 1 are all free. */
-const freeRange = async (n: number): Promise<number> => {
-  const canBind = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const s = net.createServer()
-      s.once("error", () => resolve(false))
-      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)))
-    })
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const p = await freePort()
-    if (p + n > 65536) continue
-    if ((await Promise.all(Array.from({ length: n }, (_, i) => canBind(p + i)))).every((ok) => ok)) return p
-  }
-  throw new Error(`no ${n} consecutive free ports`)
-}
-
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0)
@@ -264,12 +240,7 @@ describe("concord cluster up", () => {
     await upExited
     const nodes = [pids.n1!, n2, pids.n3!]
     await until("the nodes to exit", async () => (nodes.every((pid) => !alive(pid)) ? true : undefined), 15_000)
-    const again = await Promise.all([base, base + 1, base + 2, httpBase, httpBase + 1, httpBase + 2].map((port) =>
-      new Promise<boolean>((resolve) => {
-        const s = net.createServer()
-        s.once("error", () => resolve(false))
-        s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)))
-      })))
+    const again = await Promise.all([base, base + 1, base + 2, httpBase, httpBase + 1, httpBase + 2].map(canBind))
     expect(again).toEqual([true, true, true, true, true, true])
   }, 90_000)
 })
