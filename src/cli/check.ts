@@ -57,13 +57,13 @@ const checker = <S, I, O>(
     if (result._tag === "Left") return yield* bad(`${file}: ${result.left.message}`)
     yield* print(Linearizability.explain(model, history, result.right))
     if (html !== undefined) {
-      const written = yield* HtmlView.writeFile(html, model, history, result.right, { title: `concord check ${file}` }).pipe(
-        Effect.either
-      )
+      const title = `concord check ${file}`
+      const written = yield* Effect.either(HtmlView.writeFile(html, model, history, result.right, { title }))
       if (written._tag === "Left") return yield* bad(`cannot write ${html}: ${reason(written.left)}`)
       yield* Console.log(`wrote ${html}`)
     }
-    return result.right._tag === "Ok" ? ExitCode.Ok : result.right._tag === "Illegal" ? ExitCode.Failed : ExitCode.Unknown
+    const verdict = result.right._tag
+    return verdict === "Ok" ? ExitCode.Ok : verdict === "Illegal" ? ExitCode.Failed : ExitCode.Unknown
   })
 
 const models = {
@@ -111,10 +111,6 @@ const htmlFor = (html: string, history: string, several: boolean) => {
   return `${base}-${basename(history, extname(history))}${ext}`
 }
 
-// Worst first: bad input, then unknown, then not linearizable.
-const severity = (code: number) =>
-  code === ExitCode.BadInput ? 3 : code === ExitCode.Unknown ? 2 : code === ExitCode.Failed ? 1 : 0
-
 const run = (args: Flags & {
   readonly model: keyof typeof models
   readonly html: Option.Option<string>
@@ -130,8 +126,15 @@ const run = (args: Flags & {
       const print = (verdict: string) => Console.log(several ? `${file}: ${verdict}` : verdict)
       const code = text._tag === "Left"
         ? yield* bad(`cannot read ${file}: ${reason(text.left)}`)
-        : yield* models[args.model](file, text.right, args, print, Option.getOrUndefined(Option.map(args.html, (h) => htmlFor(h, file, several))))
-      if (severity(code) > severity(worst)) worst = code
+        : yield* models[args.model](
+          file,
+          text.right,
+          args,
+          print,
+          Option.isSome(args.html) ? htmlFor(args.html.value, file, several) : undefined
+        )
+      // The codes rank as their numbers do: 3 bad input, 2 unknown, 1 not linearizable, 0 linearizable.
+      worst = Math.max(worst, code)
     }
     if (worst !== ExitCode.Ok) return yield* exitWith(worst)
   })

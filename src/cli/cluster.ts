@@ -103,13 +103,17 @@ const up = Command.make(
   (o) =>
     Effect.gen(function*() {
       for (const p of [o.basePort, o.httpBasePort]) {
-        if (p + o.nodes - 1 > 65535) return yield* fail(ExitCode.BadInput, `ports ${p} to ${p + o.nodes - 1} go past 65535`)
+        const last = p + o.nodes - 1
+        if (last > 65535) return yield* fail(ExitCode.BadInput, `ports ${p} to ${last} go past 65535`)
       }
       const l = layout(o.nodes, o.host, o.basePort, o.httpBasePort, o.data)
       for (let i = 0; i < o.nodes; i++) {
         for (const port of [o.basePort + i, o.httpBasePort + i]) {
           if (!(yield* portFree(o.host, port))) {
-            return yield* fail(ExitCode.Failed, `port ${port} on ${o.host} is in use (a cluster already running? try --base-port/--http-base-port)`)
+            return yield* fail(
+              ExitCode.Failed,
+              `port ${port} on ${o.host} is in use (a cluster already running? try --base-port/--http-base-port)`
+            )
           }
         }
       }
@@ -125,15 +129,21 @@ const up = Command.make(
       }
       const ids = Object.keys(l.peers)
       const firsts = yield* Effect.forEach(ids, () => Deferred.make<Child, string>())
-      yield* Effect.forEach(ids, (id, i) => Effect.forkScoped(supervise(l, id, o.host, print, firsts[i]!)), { discard: true })
+      yield* Effect.forEach(ids, (id, i) => Effect.forkScoped(supervise(l, id, o.host, print, firsts[i]!)), {
+        discard: true
+      })
       const children = yield* Effect.forEach(firsts, Deferred.await).pipe(
         Effect.catchAll((message) =>
-          Effect.zipRight(Effect.sync(() => held?.forEach((line) => console.log(line))), fail(ExitCode.Failed, message)))
+          // What the nodes said before one failed explains it: show it, then the failure.
+          Effect.zipRight(Effect.sync(() => held?.forEach((line) => console.log(line))), fail(ExitCode.Failed, message))
+        )
       )
       const endpoints = Object.values(l.peers).join(",")
       console.log(`\nConcord key/value cluster: ${o.nodes} node${o.nodes > 1 ? "s" : ""}, data in ${o.data}`)
-      ids.forEach((id, i) =>
-        console.log(`  ${id}  Raft/KV ${l.peers[id]}   HTTP http://${o.host}:${l.http[id]}   pid ${children[i]!.process.pid}`))
+      ids.forEach((id, i) => {
+        const pid = children[i]!.process.pid
+        console.log(`  ${id}  Raft/KV ${l.peers[id]}   HTTP http://${o.host}:${l.http[id]}   pid ${pid}`)
+      })
       console.log(`\nIn another terminal, in this checkout (or anywhere, once installed: npm i -g .):`)
       console.log(`  export CONCORD_ENDPOINTS=${endpoints}`)
       console.log(`  npx concord kv put hello world`)
@@ -169,7 +179,9 @@ const up = Command.make(
       )
       yield* Fiber.join(watcher)
     }).pipe(Effect.scoped)
-).pipe(Command.withDescription("run a local key/value cluster as child processes (restarted if they exit); Ctrl-C stops it"))
+).pipe(
+  Command.withDescription("run a local key/value cluster as child processes (restarted if they exit); Ctrl-C stops it")
+)
 
 export const command = Command.make("cluster").pipe(
   Command.withDescription("local clusters"),

@@ -36,7 +36,9 @@ const serve = Command.make(
       Options.withPseudoName("ID=HOST:PORT,..."),
       Options.withDefault(DEFAULT_PEERS),
       Options.mapEffect((text) => Either.match(parsePeers(text), { onLeft: (m) => invalid(`--peers: ${m}`), onRight: Effect.succeed })),
-      Options.withDescription(`every member, this node included; its own entry gives its Raft/KV port (default ${DEFAULT_PEERS})`)
+      Options.withDescription(
+        `every member, this node included; its own entry gives its Raft/KV port (default ${DEFAULT_PEERS})`
+      )
     ),
     data: Options.text("data").pipe(
       Options.withPseudoName("DIR"),
@@ -60,8 +62,15 @@ const serve = Command.make(
       Options.withDefault("concord"),
       Options.withDescription("cluster name, recorded in the data directory so it cannot be used by another cluster (default concord)")
     ),
-    electionTimeout: durationOption("election-timeout", "300ms", "Raft election timeout (randomized up to twice this)", { positive: true }),
-    heartbeat: durationOption("heartbeat", "50ms", "Raft heartbeat interval; less than the election timeout", { positive: true }),
+    electionTimeout: durationOption(
+      "election-timeout",
+      "300ms",
+      "Raft election timeout (randomized up to twice this)",
+      { positive: true }
+    ),
+    heartbeat: durationOption("heartbeat", "50ms", "Raft heartbeat interval; less than the election timeout", {
+      positive: true
+    }),
     maxRaftState: integerOption("max-raft-state", {
       min: -1,
       fallback: 8 * 1024 * 1024,
@@ -88,13 +97,18 @@ const serve = Command.make(
       }
       if (Duration.greaterThanOrEqualTo(o.heartbeat, o.electionTimeout)) {
         const [h, e] = [o.heartbeat, o.electionTimeout].map(Duration.format)
-        return yield* fail("kv serve", ExitCode.BadInput, `--heartbeat (${h}) must be less than --election-timeout (${e})`)
+        return yield* fail(
+          "kv serve",
+          ExitCode.BadInput,
+          `--heartbeat (${h}) must be less than --election-timeout (${e})`
+        )
       }
       const dataDir = Option.getOrElse(o.data, () => `./data/${o.id}`)
       const ownPort = Number(o.peers[o.id]!.split(":").pop())
       const httpPort = o.noHttp ? undefined : Option.getOrElse(o.httpPort, () => ownPort + 1000)
       if (httpPort !== undefined && httpPort > 65535) {
-        return yield* fail("kv serve", ExitCode.BadInput, `the HTTP port (Raft/KV port + 1000 = ${httpPort}) is out of range; give --http-port`)
+        const why = `the HTTP port (Raft/KV port + 1000 = ${httpPort}) is out of range; give --http-port`
+        return yield* fail("kv serve", ExitCode.BadInput, why)
       }
       const node = yield* KvNode.make({
         id: o.id,
@@ -194,7 +208,9 @@ const watchPeers = (node: KvNode.KvNode, peers: Record<string, string>) =>
 const endpointsOption = Options.text("endpoints").pipe(
   Options.withPseudoName("HOST:PORT,..."),
   Options.optional,
-  Options.withDescription(`Raft/KV addresses of any of the cluster's nodes (default: $CONCORD_ENDPOINTS, else ${DEFAULT_ENDPOINTS})`)
+  Options.withDescription(
+    `Raft/KV addresses of any of the cluster's nodes (default: $CONCORD_ENDPOINTS, else ${DEFAULT_ENDPOINTS})`
+  )
 )
 const timeoutOption = durationOption(
   "timeout",
@@ -211,7 +227,9 @@ interface ClusterFlags {
 /** The endpoints to try: `--endpoints`, else `$CONCORD_ENDPOINTS`, else the default local cluster's. */
 const endpointsOf = (command: string, flag: Option.Option<string>) =>
   Effect.gen(function*() {
-    const env = yield* Config.option(Config.string("CONCORD_ENDPOINTS")).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+    const env = yield* Config.option(Config.string("CONCORD_ENDPOINTS")).pipe(
+      Effect.orElseSucceed(() => Option.none<string>())
+    )
     const [source, text] = Option.isSome(flag)
       ? ["--endpoints", flag.value]
       : Option.isSome(env) && env.value.trim() !== ""
@@ -264,11 +282,18 @@ const connect = (command: string, o: ClusterFlags) =>
     }
   })
 
+interface Connection {
+  readonly client: KvClient.KvClientShape
+  /** What is left of `--timeout`. */
+  readonly timeout: Duration.Duration
+  readonly peers: Record<string, string>
+}
+
 /** Runs `use` with a client of the cluster, turning a timeout into a one-line error. */
 const withCluster = <A, E, R>(
   command: string,
   o: ClusterFlags,
-  use: (c: { readonly client: KvClient.KvClientShape; readonly timeout: Duration.Duration; readonly peers: Record<string, string> }) => Effect.Effect<A, E | KvClient.KvTimeout, R>
+  use: (c: Connection) => Effect.Effect<A, E | KvClient.KvTimeout, R>
 ) =>
   Effect.scoped(Effect.flatMap(connect(command, o), use)).pipe(
     Effect.catchIf(
@@ -321,7 +346,9 @@ const readValue = (command: string, arg: Option.Option<string>, file: Option.Opt
     const tooLarge = (what: string, size: number | undefined) =>
       bad(`${what} is ${size === undefined ? "" : `${size} bytes, `}over the limit of ${MAX_VALUE_BYTES} bytes (1 MiB)`)
     if (Option.isSome(arg) && Option.isSome(file)) return yield* bad("give the value as VALUE or with --file, not both")
-    if (Option.isNone(arg) && Option.isNone(file)) return yield* bad("missing the value: give VALUE, - (stdin) or --file PATH")
+    if (Option.isNone(arg) && Option.isNone(file)) {
+      return yield* bad("missing the value: give VALUE, - (stdin) or --file PATH")
+    }
     let bytes: Uint8Array
     let what: string
     if (Option.isSome(file)) {
@@ -362,7 +389,8 @@ const write = (name: "put" | "append", description: string) =>
     { endpoints: endpointsOption, timeout: timeoutOption, file: fileOption, key: keyArg, value: valueArg },
     (o) =>
       Effect.flatMap(readValue(name, o.value, o.file), (value) =>
-        withCluster(name, o, (c) => Effect.zipRight(c.client[name](o.key, value, { timeout: c.timeout }), Console.log("OK"))))
+        withCluster(name, o, (c) =>
+          Effect.zipRight(c.client[name](o.key, value, { timeout: c.timeout }), Console.log("OK"))))
   ).pipe(Command.withDescription(description))
 
 const put = write("put", "set KEY to VALUE (or to stdin with -, or to a file's contents with --file)")

@@ -18,7 +18,8 @@ import * as Kv from "./kv.js"
 import * as Mr from "./mr.js"
 
 const concord = App.make({
-  description: "fault-tolerant distributed systems on Effect: Raft, a key/value store, MapReduce, a linearizability checker",
+  description:
+    "fault-tolerant distributed systems on Effect: Raft, a key/value store, MapReduce, a linearizability checker",
   version: "0.1.0",
   subcommands: [Kv.command, Cluster.command, Demo.command, Check.command, Mr.command]
 })

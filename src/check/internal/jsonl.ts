@@ -34,14 +34,14 @@ const common = {
   return: Schema.optional(must(Schema.NullOr(Schema.Finite), "a number or null"))
 }
 
+/** The operation a line describes, or why it is not one. */
+export type LineOperation<I, O> = Either.Either<{ readonly input: I; readonly output: O | undefined }, string>
+
 /** A model's part of a line: its fields (with `output`), and the operation they describe. */
 export interface LineFormat<F extends Schema.Struct.Fields & { readonly output: Schema.Struct.Field }, I, O> {
   readonly fields: F
   /** The operation of a decoded line, or why the line is not one. `returned`: it has a return time. */
-  readonly operation: (
-    line: Schema.Struct.Type<F>,
-    returned: boolean
-  ) => Either.Either<{ readonly input: I; readonly output: O | undefined }, string>
+  readonly operation: (line: Schema.Struct.Type<F>, returned: boolean) => LineOperation<I, O>
 }
 
 // JSON numbers are doubles: nanoseconds since the epoch (about 1.7e18) are not exact. The exact digits
@@ -109,7 +109,13 @@ export const decoder = <F extends Schema.Struct.Fields & { readonly output: Sche
       const op = format.operation(decoded.right as unknown as Schema.Struct.Type<F>, !pending)
       if (Either.isLeft(op)) return fail(op.left)
       const { input, output } = op.right
-      ops.push({ clientId: l.client, input, output: pending ? undefined : output, call: l.call, return: pending ? undefined : l.return! })
+      ops.push({
+        clientId: l.client,
+        input,
+        output: pending ? undefined : output,
+        call: l.call,
+        return: pending ? undefined : l.return!
+      })
       lineOf.push(n + 1)
       const huge = isHuge(l.call) || (!pending && isHuge(l.return!))
       unsafe ||= huge

@@ -4,7 +4,7 @@
  */
 import { Either, Equal, Hash, Schema } from "effect"
 import type { History } from "../History.js"
-import { decoder, type JsonlError, must } from "../internal/jsonl.js"
+import { decoder, type JsonlError, type LineOperation, must } from "../internal/jsonl.js"
 import type { Model } from "../Model.js"
 
 export type QueueInput<A> = { readonly op: "enqueue"; readonly value: A } | { readonly op: "dequeue" }
@@ -50,6 +50,8 @@ export const model: Model<ReadonlyArray<number>, QueueInput<number>, QueueOutput
   hash: Hash.number
 })
 
+type NumberQueueHistory = History<QueueInput<number>, QueueOutput<number>>
+
 /**
  * Parses a JSONL history of the number queue (`model`), one operation per line (see `concord check`):
  *   {"client": 0, "op": "enqueue", "value": 7, "call": 0, "return": 5}
@@ -58,21 +60,23 @@ export const model: Model<ReadonlyArray<number>, QueueInput<number>, QueueOutput
  * A dequeue's `output` is what it returned, null when the queue was empty; absent for an enqueue and
  * for an operation that never returned (`return` null or absent).
  */
-export const decodeJsonl: (text: string) => Either.Either<History<QueueInput<number>, QueueOutput<number>>, JsonlError> =
+export const decodeJsonl: (text: string) => Either.Either<NumberQueueHistory, JsonlError> =
   decoder({
     fields: {
       op: must(Schema.Literal("enqueue", "dequeue"), `"enqueue" or "dequeue"`),
       value: Schema.optional(must(Schema.Finite, "a number")),
       output: Schema.optional(must(Schema.NullOr(Schema.Finite), "a number or null"))
     },
-    operation: (l, returned): Either.Either<{ input: QueueInput<number>; output: QueueOutput<number> | undefined }, string> => {
+    operation: (l, returned): LineOperation<QueueInput<number>, QueueOutput<number>> => {
       if (l.op === "enqueue") {
         if (l.value === undefined) return Either.left(`enqueue needs a "value"`)
         if (l.output !== undefined) return Either.left(`enqueue has no "output"`)
         return Either.right({ input: { op: "enqueue", value: l.value }, output: {} })
       }
       if (l.value !== undefined) return Either.left(`dequeue takes no "value"`)
-      if (returned && l.output === undefined) return Either.left(`a dequeue that returned needs an "output" (null: the queue was empty)`)
+      if (returned && l.output === undefined) {
+        return Either.left(`a dequeue that returned needs an "output" (null: the queue was empty)`)
+      }
       return Either.right({ input: { op: "dequeue" }, output: l.output === null ? {} : { value: l.output } })
     }
   })

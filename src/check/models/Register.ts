@@ -4,7 +4,7 @@
  */
 import { Either, Equal, Hash, Schema } from "effect"
 import type { History } from "../History.js"
-import { decoder, type JsonlError, must } from "../internal/jsonl.js"
+import { decoder, type JsonlError, type LineOperation, must } from "../internal/jsonl.js"
 import type { Model } from "../Model.js"
 
 export type RegisterInput<A> =
@@ -69,6 +69,8 @@ export const model: Model<number, RegisterInput<number>, RegisterOutput<number>>
   hash: Hash.number
 })
 
+type NumberRegisterHistory = History<RegisterInput<number>, RegisterOutput<number>>
+
 /**
  * Parses a JSONL history of the number register (`model`), one operation per line (see `concord check`):
  *   {"client": 0, "op": "write", "value": 3, "call": 0, "return": 5}
@@ -77,7 +79,7 @@ export const model: Model<number, RegisterInput<number>, RegisterOutput<number>>
  * `output` is what a read returned, or whether a cas swapped; absent for a write and for an operation
  * that never returned (`return` null or absent).
  */
-export const decodeJsonl: (text: string) => Either.Either<History<RegisterInput<number>, RegisterOutput<number>>, JsonlError> =
+export const decodeJsonl: (text: string) => Either.Either<NumberRegisterHistory, JsonlError> =
   decoder({
     fields: {
       op: must(Schema.Literal("read", "write", "cas"), `"read", "write" or "cas"`),
@@ -85,20 +87,24 @@ export const decodeJsonl: (text: string) => Either.Either<History<RegisterInput<
       expected: Schema.optional(must(Schema.Finite, "a number")),
       output: Schema.optional(must(Schema.Union(Schema.Finite, Schema.Boolean), "a number or a boolean"))
     },
-    operation: (l, returned): Either.Either<{ input: RegisterInput<number>; output: RegisterOutput<number> | undefined }, string> => {
+    operation: (l, returned): LineOperation<RegisterInput<number>, RegisterOutput<number>> => {
+      const no = (what: string) => Either.left(what)
       switch (l.op) {
         case "read":
-          if (l.value !== undefined || l.expected !== undefined) return Either.left(`read takes no "value" or "expected"`)
-          if (returned && typeof l.output !== "number") return Either.left(`a read that returned needs a number "output"`)
+          if (l.value !== undefined || l.expected !== undefined) return no(`read takes no "value" or "expected"`)
+          if (returned && typeof l.output !== "number") return no(`a read that returned needs a number "output"`)
           return Either.right({ input: { op: "read" }, output: { value: l.output as number } })
         case "write":
-          if (l.value === undefined) return Either.left(`write needs a "value"`)
-          if (l.expected !== undefined || l.output !== undefined) return Either.left(`write takes no "expected" or "output"`)
+          if (l.value === undefined) return no(`write needs a "value"`)
+          if (l.expected !== undefined || l.output !== undefined) return no(`write takes no "expected" or "output"`)
           return Either.right({ input: { op: "write", value: l.value }, output: {} })
         case "cas":
-          if (l.value === undefined || l.expected === undefined) return Either.left(`cas needs "expected" and "value"`)
-          if (returned && typeof l.output !== "boolean") return Either.left(`a cas that returned needs "output": true or false`)
-          return Either.right({ input: { op: "cas", expected: l.expected, value: l.value }, output: { ok: l.output as boolean } })
+          if (l.value === undefined || l.expected === undefined) return no(`cas needs "expected" and "value"`)
+          if (returned && typeof l.output !== "boolean") return no(`a cas that returned needs "output": true or false`)
+          return Either.right({
+            input: { op: "cas", expected: l.expected, value: l.value },
+            output: { ok: l.output as boolean }
+          })
       }
     }
   })

@@ -6,7 +6,7 @@
  */
 import { Either, Schema } from "effect"
 import type { History } from "../History.js"
-import { decoder, type JsonlError, must } from "../internal/jsonl.js"
+import { decoder, type JsonlError, type LineOperation, must } from "../internal/jsonl.js"
 import { type Model, nondeterministic } from "../Model.js"
 
 export type SetInput =
@@ -84,9 +84,11 @@ export const decodeJsonl: (text: string) => Either.Either<History<SetInput, SetO
   fields: {
     op: must(Schema.Literal("add", "remove", "contains", "take"), `"add", "remove", "contains" or "take"`),
     value: Schema.optional(must(Schema.String, "a string")),
-    output: Schema.optional(must(Schema.Union(Schema.Boolean, Schema.String, Schema.Null), "a boolean, a string or null"))
+    output: Schema.optional(
+      must(Schema.Union(Schema.Boolean, Schema.String, Schema.Null), "a boolean, a string or null")
+    )
   },
-  operation: (l, returned): Either.Either<{ input: SetInput; output: SetOutput | undefined }, string> => {
+  operation: (l, returned): LineOperation<SetInput, SetOutput> => {
     if (l.op === "take") {
       if (l.value !== undefined) return Either.left(`take takes no "value"`)
       if (returned && !(l.output === null || typeof l.output === "string")) {
@@ -95,7 +97,9 @@ export const decodeJsonl: (text: string) => Either.Either<History<SetInput, SetO
       return Either.right({ input: { op: "take" }, output: typeof l.output === "string" ? { value: l.output } : {} })
     }
     if (l.value === undefined) return Either.left(`${l.op} needs a "value"`)
-    if (returned && typeof l.output !== "boolean") return Either.left(`${l.op} that returned needs "output": true or false`)
+    if (returned && typeof l.output !== "boolean") {
+      return Either.left(`${l.op} that returned needs "output": true or false`)
+    }
     return Either.right({ input: { op: l.op, value: l.value }, output: { ok: l.output as boolean } })
   }
 })

@@ -152,6 +152,7 @@ type Descriptor =
   | { readonly _tag: "Map"; readonly command: Descriptor }
   | { readonly _tag: "Subcommands"; readonly parent: Descriptor; readonly children: ReadonlyArray<Descriptor> }
 
+// `prefix`: the words before the command's own name ("concord", "kv" for `put`).
 const nodeOf = (descriptor: Descriptor, prefix: ReadonlyArray<string>): Node => {
   switch (descriptor._tag) {
     case "Map":
@@ -191,7 +192,7 @@ const nodeOf = (descriptor: Descriptor, prefix: ReadonlyArray<string>): Node => 
   }
 }
 
-/** The tree of `root` (the `concord` command itself). `prefix` holds the words before a command's name. */
+/** The tree of `root` (the `concord` command itself). */
 export const tree = (root: Command.Command<any, any, any, any>): Node =>
   nodeOf(root.descriptor as unknown as Descriptor, [])
 
@@ -263,14 +264,25 @@ export const helpText = (node: Node, options: { readonly color: boolean }): stri
     out.push(...columns(node.children.map((c) => [c.name, c.description])))
     out.push("", bold("options:"))
     const global: Array<readonly [string, string]> = [["-h, --help", "show this help"]]
-    if (node.path === "") global.push(["--version", "print the version"], ["--log-level LEVEL", "show log lines from this level up: all, trace, debug, info, warning, error, fatal, none"])
+    if (node.path === "") global.push(["--version", "print the version"])
     out.push(...columns(global), "", `Run \`${title(node)} <command> --help\` for a command's options.`)
+    if (node.path === "") {
+      out.push(
+        "Every command also takes --log-level LEVEL (all, trace, debug, info, warning, error, fatal, none):",
+        "its log lines on stderr from that level up."
+      )
+    }
   } else {
     out.push(...wrapUsage(`${bold("usage:")} `, node.usage))
-    if (node.args.length > 0) out.push("", bold("arguments:"), ...columns(node.args.map((a) => [a.name, a.description])))
+    if (node.args.length > 0) {
+      out.push("", bold("arguments:"), ...columns(node.args.map((a) => [a.name, a.description])))
+    }
     out.push("", bold("options:"))
     out.push(...columns([
-      ...node.options.map((o) => [o.names.join(", ") + (o.placeholder === undefined ? "" : ` ${o.placeholder}`), o.description] as const),
+      ...node.options.map((o) => {
+        const name = o.names.join(", ") + (o.placeholder === undefined ? "" : ` ${o.placeholder}`)
+        return [name, o.description] as const
+      }),
       ["-h, --help", "show this help"]
     ]))
   }
@@ -281,7 +293,12 @@ export const helpText = (node: Node, options: { readonly color: boolean }): stri
 
 // @effect/cli's built-in options: the name and whether it takes a value.
 const BUILT_IN: ReadonlyMap<string, boolean> = new Map([
-  ["--help", false], ["-h", false], ["--version", false], ["--wizard", false], ["--completions", true], ["--log-level", true]
+  ["--help", false],
+  ["-h", false],
+  ["--version", false],
+  ["--wizard", false],
+  ["--completions", true],
+  ["--log-level", true]
 ])
 
 const distance = (a: string, b: string): number => {
@@ -353,7 +370,8 @@ export const plan = (root: Node, words: ReadonlyArray<string>): Plan => {
       return {
         _tag: "Error",
         node,
-        message: `unknown command "${w}"${suggest(w, names)}; the ${node.path === "" ? "" : `${node.path} `}commands are ${names.join(", ")}`
+        message: `unknown command "${w}"${suggest(w, names)}; ` +
+          `the ${node.path === "" ? "" : `${node.path} `}commands are ${names.join(", ")}`
       }
     }
     node = next
@@ -369,8 +387,14 @@ const REPHRASE: ReadonlyArray<readonly [RegExp, (m: RegExpExecArray) => string]>
   [/^Missing argument (<.+>)$/, (m) => `missing argument ${m[1]}`],
   [/^Expected to find option: '(.+)'$/, (m) => `missing option ${m[1]}`],
   [/^Expected a value following option: '(.+)'$/, (m) => `${m[1]} needs a value`],
-  [/^Received unknown argument: '(.+)'$/, (m) => (m[1]!.startsWith("-") ? `unknown option ${m[1]}` : `unexpected argument "${m[1]}"`)],
-  [/^The flag '(.+)' is not recognized\. Did you mean '(.+)'\?$/, (m) => `unknown option ${m[1]} (did you mean ${m[2]}?)`]
+  [
+    /^Received unknown argument: '(.+)'$/,
+    (m) => (m[1]!.startsWith("-") ? `unknown option ${m[1]}` : `unexpected argument "${m[1]}"`)
+  ],
+  [
+    /^The flag '(.+)' is not recognized\. Did you mean '(.+)'\?$/,
+    (m) => `unknown option ${m[1]} (did you mean ${m[2]}?)`
+  ]
 ]
 
 /** A `ValidationError` from @effect/cli as one line. */

@@ -27,13 +27,20 @@ export const durationValue = (name: string, text: string, hint = "try 10s, 500ms
   })
 
 /** A duration flag with a default, documented with it; `positive`: 0 is refused. */
-export const durationOption = (name: string, fallback: string, description: string, options?: { readonly positive?: boolean }) =>
+export const durationOption = (
+  name: string,
+  fallback: string,
+  description: string,
+  options?: { readonly positive?: boolean }
+) =>
   Options.text(name).pipe(
     Options.withPseudoName("DURATION"),
     Options.withDefault(fallback),
     Options.mapEffect((text) =>
       Effect.flatMap(durationValue(name, text), (d) =>
-        options?.positive === true && Duration.toMillis(d) <= 0 ? invalid(`--${name} must be more than 0, got ${text}`) : Effect.succeed(d))
+        options?.positive === true && Duration.toMillis(d) <= 0
+          ? invalid(`--${name} must be more than 0, got ${text}`)
+          : Effect.succeed(d))
     ),
     Options.withDescription(`${description} (default ${fallback})`)
   )
@@ -43,34 +50,47 @@ export const integerValue = (name: string, text: string, range: { readonly min?:
   const n = Number(text.trim())
   if (!/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(n)) return invalid(`--${name}: "${text}" is not an integer`)
   const { max, min } = range
-  if (min !== undefined && max !== undefined && (n < min || n > max)) return invalid(`--${name} must be ${min} to ${max}, got ${n}`)
+  if (min !== undefined && max !== undefined && (n < min || n > max)) {
+    return invalid(`--${name} must be ${min} to ${max}, got ${n}`)
+  }
   if (min !== undefined && n < min) return invalid(`--${name} must be at least ${min}, got ${n}`)
   if (max !== undefined && n > max) return invalid(`--${name} must be at most ${max}, got ${n}`)
   return Effect.succeed(n)
 }
 
+interface IntegerFlag {
+  readonly min?: number
+  readonly max?: number
+  readonly description: string
+  /** The value's name in help (default N). */
+  readonly placeholder?: string
+}
+
 /** An integer flag with a range, and a default (documented) or none (`Option`). */
+export function integerOption(name: string, o: IntegerFlag & { readonly fallback: number }): Options.Options<number>
+export function integerOption(name: string, o: IntegerFlag): Options.Options<Option.Option<number>>
 export function integerOption(
   name: string,
-  o: { readonly min?: number; readonly max?: number; readonly fallback: number; readonly description: string; readonly placeholder?: string }
-): Options.Options<number>
-export function integerOption(
-  name: string,
-  o: { readonly min?: number; readonly max?: number; readonly description: string; readonly placeholder?: string }
-): Options.Options<Option.Option<number>>
-export function integerOption(
-  name: string,
-  o: { readonly min?: number; readonly max?: number; readonly fallback?: number; readonly description: string; readonly placeholder?: string }
+  o: IntegerFlag & { readonly fallback?: number }
 ): Options.Options<number> | Options.Options<Option.Option<number>> {
   const base = Options.text(name).pipe(Options.withPseudoName(o.placeholder ?? "N"))
   const parse = Options.mapEffect((text: string) => integerValue(name, text, o))
   return o.fallback === undefined
     ? base.pipe(parse, Options.optional, Options.withDescription(o.description))
-    : base.pipe(Options.withDefault(String(o.fallback)), parse, Options.withDescription(`${o.description} (default ${o.fallback})`))
+    : base.pipe(
+      Options.withDefault(String(o.fallback)),
+      parse,
+      Options.withDescription(`${o.description} (default ${o.fallback})`)
+    )
 }
 
 /** A flag that takes one of `choices`, with a default; a bad value is one line listing them. */
-export const choiceOption = <const C extends string>(name: string, choices: ReadonlyArray<C>, fallback: C, description: string) =>
+export const choiceOption = <const C extends string>(
+  name: string,
+  choices: ReadonlyArray<C>,
+  fallback: C,
+  description: string
+) =>
   Options.text(name).pipe(
     Options.withPseudoName(choices.join("|")),
     Options.withDefault(fallback),

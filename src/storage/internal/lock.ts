@@ -145,13 +145,17 @@ export const lockDirectory = (
             return yield* inUse(`data directory ${dir} is in use by process ${pid}; stop it first`)
           }
           yield* takeOver(
-            pid === self.pid ? `an earlier process with this pid (${pid}) left it` : `process ${pid}, which held it, is gone`
+            pid === self.pid
+              ? `an earlier process with this pid (${pid}) left it`
+              : `process ${pid}, which held it, is gone`
           )
           continue
         }
       }
     }
-    return yield* inUse(`cannot lock data directory ${dir}: the lock file keeps changing (other processes starting on it?)`)
+    return yield* inUse(
+      `cannot lock data directory ${dir}: the lock file keeps changing (other processes starting on it?)`
+    )
   })
 
   // Removes the file only if it still names this process: after a takeover by someone else (say an
