@@ -23,7 +23,8 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
-const BOOKS_DIR = "/work/shared/data/gutenberg"
+// Next to the repository, wherever it is cloned.
+const BOOKS_DIR = resolve(ROOT, "../shared/data/gutenberg")
 const BUILD = join(ROOT, "node_modules/.cache/concord-bench")
 
 // The baselines, as standalone scripts (plain JavaScript, no dependency).

@@ -1,6 +1,7 @@
 /**
- * One KvClient program, two Layers: a simulated 3-node cluster (SimNetwork, memory storage, virtual
- * time, a seed) and a real one (three KvNodes on loopback TCP with file storage in a temp directory).
+ * The KvClient program of examples/kv-client.ts, two Layers: a simulated 3-node cluster (SimNetwork,
+ * memory storage, virtual time, a seed) and a real one (three KvNodes on loopback TCP with file storage
+ * in a temp directory).
  *
  *   npx tsx examples/kv-two-layers.ts
  */
@@ -8,15 +9,11 @@ import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { pathToFileURL } from "node:url"
-import { KvClient, KvNode, KvServer, LogStorage, MemoryStorage, Raft, RaftConfig, SimNetwork, Simulation, Tcp, Transport } from "../src/index.js"
+import { KvClient, KvServer, LogStorage, MemoryStorage, Raft, RaftConfig, SimNetwork, Simulation, Tcp, Transport } from "../src/index.js"
+import { KvNode } from "../src/kv/index.js"
+import { program, simulated } from "./kv-client.js"
 
-/** The application: it only knows the KvClient service. */
-export const program = Effect.gen(function*() {
-  const kv = yield* KvClient.KvClient
-  yield* kv.put("greeting", "hello")
-  yield* kv.append("greeting", ", world")
-  return yield* kv.get("greeting")
-})
+export { program }
 
 const ids = ["n1", "n2", "n3"]
 
@@ -32,7 +29,7 @@ export const simulatedCluster = Effect.gen(function*() {
     }).pipe(Effect.provideService(Transport.Transport, transport), Effect.provideService(LogStorage.LogStorage, storage))
   }
   yield* net.setLatency(1, 5)
-  return KvClient.layer({ servers: ids }).pipe(Layer.provide(SimNetwork.layerMesh("client", ids)), Layer.provide(Layer.succeed(SimNetwork.SimNetwork, net)))
+  return simulated.pipe(Layer.provide(Layer.succeed(SimNetwork.SimNetwork, net)))
 })
 
 /** The program against a simulated cluster, in a seeded simulation. */

@@ -4,52 +4,32 @@
  *
  *   npx tsx examples/replicated-counter.ts
  *
- * Each node runs a `ReplicatedStateMachine` of named counters. The program waits for a leader, adds to
- * the counters through it, stops the leader, lets the other two elect a new one, keeps writing, and
- * reads the result linearizably. Run it twice: the second run starts from what the first one left on
- * disk.
+ * Each node runs the `ReplicatedStateMachine` of named counters of examples/counters.ts. The program
+ * waits for a leader, adds to the counters through it, stops the leader, lets the other two elect a
+ * new one, keeps writing, and reads the result linearizably. Run it twice: the second run starts from
+ * what the first one left on disk.
  */
 import { NodeFileSystem } from "@effect/platform-node"
-import { Console, Effect, Exit, Schema, Scope } from "effect"
-import { Codec, FileStorage, LogStorage, Raft, RaftConfig, Tcp, Transport } from "../src/index.js"
-import * as Rsm from "../src/raft/ReplicatedStateMachine.js"
+import { Console, Effect, Exit, Scope } from "effect"
+import type { ReplicatedStateMachine } from "../src/index.js"
+import { type Add, type Counters, startNode } from "./counters.js"
 
-// 1. The state machine: pure functions over your own state.
-type Counters = ReadonlyMap<string, number>
-const Add = Schema.Struct({ name: Schema.String, amount: Schema.Int })
-type Add = typeof Add.Type
-
-const counters: Rsm.StateMachine<Counters, Add, number> = {
-  initial: () => new Map(),
-  apply: (state, { amount, name }) => {
-    const value = (state.get(name) ?? 0) + amount
-    return [new Map(state).set(name, value), value]
-  },
-  snapshot: (state) => Codec.pack([...state]),
-  restore: (bytes) => new Map(Codec.unpack(bytes).pipe((r) => (r._tag === "Right" ? (r.right as Array<[string, number]>) : [])))
-}
-
-// 2. One node = a Transport, a LogStorage, a Raft node and the state machine, all in one Scope.
 const ids = ["n1", "n2", "n3"]
 const basePort = 7401
 const peers = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${basePort + i}`]))
 const dataDir = process.argv[2] ?? "./data/example-counter"
 
-const startNode = (id: string) =>
+// One node in a scope of its own, so that the program can stop it.
+const start = (id: string) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const node = yield* Effect.gen(function*() {
-      const raft = yield* Raft.make(RaftConfig.make({ id, peers: ids, electionTimeoutMs: 300, heartbeatIntervalMs: 50 }))
-      return yield* Rsm.make(counters, { command: Add, snapshotLogBytes: 64 * 1024 }).pipe(Effect.provideService(Raft.Raft, raft))
-    }).pipe(
-      Effect.provideServiceEffect(Transport.Transport, Tcp.make({ self: id, listen: { port: Number(peers[id]!.split(":")[1]) }, peers })),
-      Effect.provideServiceEffect(LogStorage.LogStorage, FileStorage.make({ dir: `${dataDir}/${id}` })),
-      Scope.extend(scope)
-    )
+    const node = yield* startNode(id, peers, `${dataDir}/${id}`).pipe(Scope.extend(scope))
     return { id, scope, node }
   })
 
-const findLeader = <N extends { readonly node: Rsm.ReplicatedStateMachine<Counters, Add, number> }>(nodes: ReadonlyArray<N>) =>
+const findLeader = <N extends { readonly node: ReplicatedStateMachine.ReplicatedStateMachine<Counters, Add, number> }>(
+  nodes: ReadonlyArray<N>
+) =>
   Effect.gen(function*() {
     for (let attempt = 0; attempt < 100; attempt++) {
       for (const n of nodes) if ((yield* n.node.raft.status).role === "Leader") return n
@@ -59,7 +39,7 @@ const findLeader = <N extends { readonly node: Rsm.ReplicatedStateMachine<Counte
   })
 
 const program = Effect.gen(function*() {
-  const nodes = yield* Effect.forEach(ids, startNode)
+  const nodes = yield* Effect.forEach(ids, start)
   const leader = yield* findLeader(nodes)
   const status = yield* leader.node.raft.status
   yield* Console.log(`leader: ${leader.id} (term ${status.term})`)

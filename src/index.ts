@@ -1,5 +1,10 @@
 /**
  * Concord: fault-tolerant distributed systems on Effect.
+ *
+ * Every module as a namespace, except `KvNode`: one real KV node needs an HTTP server, which takes as
+ * long to load as all of this, so it is in `concord-dist/kv`. The sub-entry points `concord-dist/kv`,
+ * `concord-dist/check` and `concord-dist/mapreduce` load only their part (see package.json `exports`);
+ * `npm run bench -- import` times each.
  * @since 0.1.0
  */
 export * as Codec from "./codec/Codec.js"
@@ -26,7 +31,6 @@ export * as MemoryFileSystem from "./sim/MemoryFileSystem.js"
 export * as KvStateMachine from "./kv/KvStateMachine.js"
 export * as KvServer from "./kv/KvServer.js"
 export * as KvClient from "./kv/KvClient.js"
-export * as KvNode from "./kv/KvNode.js"
 export * as ReplicatedStateMachine from "./raft/ReplicatedStateMachine.js"
 export * as Sessions from "./replica/Sessions.js"
 export * as Clerk from "./replica/Clerk.js"
@@ -34,4 +38,3 @@ export * as ReplicaMessages from "./replica/Messages.js"
 export * as Deadlines from "./replica/Deadlines.js"
 export * as Answer from "./replica/Answer.js"
 export * as KvLimits from "./kv/Limits.js"
-export * as HttpKit from "./http/HttpKit.js"

@@ -18,7 +18,7 @@
  * Very long partitions are drawn as a window of `maxOpsPerPartition` operations around the failure.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect } from "effect"
 import { type History, isPending, type Operation } from "./History.js"

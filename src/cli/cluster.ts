@@ -4,132 +4,163 @@
  *   concord cluster up [--nodes 3] [--data ./data] [--base-port 7001] [--http-base-port 8001]
  *
  * Node i (n1, n2, ...) serves Raft/KV on base-port + i - 1 and HTTP on http-base-port + i - 1, keeps
- * its data in <data>/n<i>, and binds 127.0.0.1. Ctrl-C (or SIGTERM) stops them all. `npm start` runs
- * this with the defaults, which are also the defaults of `concord kv get/put/...`.
+ * its data in <data>/n<i>, and binds 127.0.0.1. Ctrl-C (or SIGTERM) stops them all; the nodes also stop
+ * by themselves if this process is killed (see `internal/children.ts`). A node that exits is started
+ * again, after 1 s, then 2, 4, … up to 30 s while it keeps failing within 10 s of its start. `npm
+ * start` runs this with the defaults, which are also the defaults of `concord kv get/put/...`.
  * @since 0.1.0
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Data, Deferred, Effect, Either, Fiber } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Fiber } from "effect"
 import * as KvClient from "../kv/KvClient.js"
-import type { NodeStatus } from "../kv/Messages.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { type Child, describeExit, portFree, spawnConcord } from "./internal/children.js"
-import { statuses } from "./kv.js"
+import { type Child, type ChildExit, describeExit, portFree } from "./internal/children.js"
+import { type Layout, layout, startNode, statuses, summary } from "./internal/cluster.js"
+import { ExitCode, fail as failWith } from "./internal/exit.js"
+import { integerOption } from "./internal/flags.js"
 
-export class ClusterExit extends Data.TaggedError("ClusterExit")<{ readonly exitCode: number }> {}
+const fail = (exitCode: number, message: string) => failWith("cluster up", exitCode, message)
 
-const fail = (message: string, exitCode = 1) =>
-  Console.error(`concord cluster up: ${message}`).pipe(Effect.zipRight(new ClusterExit({ exitCode })))
+// A node that ran this long before exiting was healthy: its next failure starts the backoff afresh.
+const HEALTHY_MS = 10_000
+const MAX_BACKOFF_MS = 30_000
 
-export interface Layout {
-  readonly peers: Record<string, string>
-  readonly http: Record<string, number>
-  readonly data: Record<string, string>
-}
+/** The pause before restart number `failures` (1, 2, …) in a row of quick failures: 1 s, 2 s, 4 s, … 30 s. */
+export const backoffMs = (failures: number): number => Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1))
 
-export const layout = (nodes: number, host: string, basePort: number, httpBasePort: number, data: string): Layout => {
-  const peers: Record<string, string> = {}
-  const http: Record<string, number> = {}
-  const dirs: Record<string, string> = {}
-  for (let i = 1; i <= nodes; i++) {
-    peers[`n${i}`] = `${host}:${basePort + i - 1}`
-    http[`n${i}`] = httpBasePort + i - 1
-    dirs[`n${i}`] = `${data}/n${i}`
-  }
-  return { peers, http, data: dirs }
-}
-
-/** Starts every node of `l` as a child process and waits until each listens (or fails). */
-export const startNodes = (l: Layout, host: string, onStderr: (node: string, line: string) => void) =>
+/**
+ * Runs node `id` for as long as the scope lasts: starts it, reports its first start (or first failure)
+ * in `first`, and restarts it whenever it exits, saying so. Interrupting the fiber stops the node.
+ */
+const supervise = (
+  l: Layout,
+  id: string,
+  host: string,
+  say: (line: string) => void,
+  first: Deferred.Deferred<Child, string>
+) =>
   Effect.gen(function*() {
-    const children = new Map<string, Child>()
-    for (const id of Object.keys(l.peers)) {
-      children.set(id, yield* startNode(l, id, host, onStderr))
+    let failures = 0
+    for (let incarnation = 0; ; incarnation++) {
+      const started = yield* Clock.currentTimeMillis
+      const exit: ChildExit | undefined = yield* Effect.scoped(Effect.gen(function*() {
+        const child = yield* startNode(l, id, host, (node, line) => say(`[${node}] ${line}`))
+        const ready = yield* Effect.either(Deferred.await(child.ready).pipe(Effect.timeout("20 seconds")))
+        if (Either.isLeft(ready)) {
+          const why = "code" in ready.left ? describeExit(ready.left) : "did not start within 20 s"
+          if (incarnation === 0) {
+            yield* Deferred.fail(first, `node ${id} ${why}`)
+            return undefined
+          }
+          say(`[${id}] ${why}`)
+          // Not started in time: closing the scope stops it.
+          return "code" in ready.left ? ready.left : { code: null, signal: null, lastError: undefined }
+        }
+        if (incarnation === 0) yield* Deferred.succeed(first, child)
+        else say(`[${id}] restarted (pid ${child.process.pid})`)
+        const e = yield* Deferred.await(child.exited)
+        say(`[${id}] ${describeExit(e)}`)
+        return e
+      }))
+      if (exit === undefined) return
+      failures = (yield* Clock.currentTimeMillis) - started >= HEALTHY_MS ? 1 : failures + 1
+      const pause = backoffMs(failures)
+      say(`[${id}] restarting it in ${Duration.format(Duration.millis(pause))} (restart ${incarnation + 1})`)
+      yield* Effect.sleep(Duration.millis(pause))
     }
-    for (const [id, child] of children) {
-      const ready = yield* Effect.either(Deferred.await(child.ready).pipe(Effect.timeout("20 seconds")))
-      if (Either.isLeft(ready)) {
-        const why = "code" in ready.left ? describeExit(ready.left) : "did not start within 20 s"
-        return yield* Effect.fail(`node ${id} ${why}`)
-      }
-    }
-    return children
   })
-
-/** Starts node `id` of `l` as a child process (`concord kv serve` with the layout's peers, data and ports). */
-export const startNode = (l: Layout, id: string, host: string, onStderr: (node: string, line: string) => void) =>
-  spawnConcord(
-    id,
-    [
-      "kv", "serve", "--id", id, "--peers", Object.entries(l.peers).map(([peer, a]) => `${peer}=${a}`).join(","),
-      "--data", l.data[id]!, "--host", host, "--http-port", String(l.http[id])
-    ],
-    (line) => onStderr(id, line)
-  )
-
-export const summary = (rows: ReadonlyArray<readonly [string, NodeStatus | undefined]>): string => {
-  const up = rows.filter(([, s]) => s !== undefined)
-  const leader = up.find(([, s]) => s!.role === "Leader")
-  const term = Math.max(0, ...up.map(([, s]) => s!.term))
-  const commit = Math.max(0, ...up.map(([, s]) => s!.commit))
-  return `${leader === undefined ? "no leader" : `leader ${leader[0]}`} · term ${term} · commit ${commit} · ` +
-    `${up.length}/${rows.length} nodes up`
-}
 
 const up = Command.make(
   "up",
   {
-    nodes: Options.integer("nodes").pipe(Options.withDefault(3), Options.withDescription("number of nodes (default 3)")),
-    data: Options.text("data").pipe(Options.withDefault("./data"), Options.withDescription("data directory; node i uses <data>/n<i> (default ./data)")),
-    basePort: Options.integer("base-port").pipe(Options.withDefault(7001), Options.withDescription("Raft/KV port of n1; n2 uses the next, ... (default 7001)")),
-    httpBasePort: Options.integer("http-base-port").pipe(Options.withDefault(8001), Options.withDescription("HTTP port of n1 (default 8001)")),
-    host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("address to bind (default 127.0.0.1)"))
+    nodes: integerOption("nodes", { min: 1, max: 9, fallback: 3, description: "number of nodes" }),
+    data: Options.text("data").pipe(
+      Options.withPseudoName("DIR"),
+      Options.withDefault("./data"),
+      Options.withDescription("data directory; node i uses <data>/n<i> (default ./data)")
+    ),
+    basePort: integerOption("base-port", {
+      min: 1,
+      max: 65535,
+      fallback: 7001,
+      placeholder: "PORT",
+      description: "Raft/KV port of n1; n2 uses the next, and so on"
+    }),
+    httpBasePort: integerOption("http-base-port", {
+      min: 1,
+      max: 65535,
+      fallback: 8001,
+      placeholder: "PORT",
+      description: "HTTP port of n1; n2 uses the next, and so on"
+    }),
+    host: Options.text("host").pipe(
+      Options.withPseudoName("HOST"),
+      Options.withDefault("127.0.0.1"),
+      Options.withDescription("address to bind (default 127.0.0.1)")
+    )
   },
   (o) =>
     Effect.gen(function*() {
-      if (o.nodes < 1 || o.nodes > 9) return yield* fail(`--nodes must be 1 to 9, got ${o.nodes}`, 3)
       for (const p of [o.basePort, o.httpBasePort]) {
-        if (p < 1 || p + o.nodes - 1 > 65535) return yield* fail(`port ${p} is out of range`, 3)
+        const last = p + o.nodes - 1
+        if (last > 65535) return yield* fail(ExitCode.BadInput, `ports ${p} to ${last} go past 65535`)
       }
       const l = layout(o.nodes, o.host, o.basePort, o.httpBasePort, o.data)
       for (let i = 0; i < o.nodes; i++) {
         for (const port of [o.basePort + i, o.httpBasePort + i]) {
           if (!(yield* portFree(o.host, port))) {
-            return yield* fail(`port ${port} on ${o.host} is in use (a cluster already running? try --base-port/--http-base-port)`)
+            return yield* fail(
+              ExitCode.Failed,
+              `port ${port} on ${o.host} is in use (a cluster already running? try --base-port/--http-base-port)`
+            )
           }
         }
       }
       const tty = process.stdout.isTTY === true
       let statusLine = ""
+      // The nodes' lines wait until the banner is out, so that it comes first.
+      let held: Array<string> | undefined = []
       const print = (line: string) => {
+        if (held !== undefined) return void held.push(line)
         if (tty && statusLine !== "") process.stdout.write("\r\x1b[2K")
         process.stdout.write(line + "\n")
         if (tty && statusLine !== "") process.stdout.write(statusLine)
       }
-      const children = yield* startNodes(l, o.host, (id, line) => print(`[${id}] ${line}`)).pipe(
-        Effect.catchAll((message) => fail(message))
+      const ids = Object.keys(l.peers)
+      const firsts = yield* Effect.forEach(ids, () => Deferred.make<Child, string>())
+      yield* Effect.forEach(ids, (id, i) => Effect.forkScoped(supervise(l, id, o.host, print, firsts[i]!)), {
+        discard: true
+      })
+      const children = yield* Effect.forEach(firsts, Deferred.await).pipe(
+        Effect.catchAll((message) =>
+          // What the nodes said before one failed explains it: show it, then the failure.
+          Effect.zipRight(Effect.sync(() => held?.forEach((line) => console.log(line))), fail(ExitCode.Failed, message))
+        )
       )
-      console.log(`\nConcord key/value cluster: ${o.nodes} node${o.nodes > 1 ? "s" : ""}, data in ${o.data}`)
-      for (const id of Object.keys(l.peers)) console.log(`  ${id}  Raft/KV ${l.peers[id]}   HTTP http://${o.host}:${l.http[id]}`)
       const endpoints = Object.values(l.peers).join(",")
-      const defaults = o.basePort === 7001 && o.nodes === 3 && o.host === "127.0.0.1"
-      console.log(`\nTry, in another terminal:`)
-      console.log(`  npx concord kv put hello world${defaults ? "" : ` --endpoints ${endpoints}`}`)
-      console.log(`  npx concord kv get hello${defaults ? "" : ` --endpoints ${endpoints}`}`)
+      console.log(`\nConcord key/value cluster: ${o.nodes} node${o.nodes > 1 ? "s" : ""}, data in ${o.data}`)
+      ids.forEach((id, i) => {
+        const pid = children[i]!.process.pid
+        console.log(`  ${id}  Raft/KV ${l.peers[id]}   HTTP http://${o.host}:${l.http[id]}   pid ${pid}`)
+      })
+      console.log(`\nIn another terminal, in this checkout (or anywhere, once installed: npm i -g .):`)
+      console.log(`  export CONCORD_ENDPOINTS=${endpoints}`)
+      console.log(`  npx concord kv put hello world`)
+      console.log(`  npx concord kv get hello`)
       console.log(`  curl -X PUT --data-binary world http://${o.host}:${o.httpBasePort}/v1/kv/hello`)
       console.log(`  curl http://${o.host}:${o.httpBasePort}/v1/status`)
-      console.log(`Ctrl-C stops the cluster.\n`)
+      console.log(`A node that exits is restarted. Ctrl-C stops the cluster.\n`)
+      const early = held
+      held = undefined
+      early.forEach(print)
 
-      for (const [id, child] of children) {
-        yield* Effect.forkScoped(Deferred.await(child.exited).pipe(Effect.flatMap((e) => Effect.sync(() => print(`[${id}] ${describeExit(e)}`)))))
-      }
       const transport = yield* Tcp.make({ self: "concord-cluster", peers: l.peers, callTimeout: "1 second" })
-      const client = yield* KvClient.make({ servers: Object.keys(l.peers) }).pipe(Effect.provideService(Transport, transport))
+      const client = yield* KvClient.make({ servers: ids }).pipe(Effect.provideService(Transport, transport))
       const watcher = yield* Effect.forkScoped(Effect.gen(function*() {
         let last = ""
         for (;;) {
-          const line = summary(yield* statuses(client, Object.keys(l.peers)))
+          const line = summary(yield* statuses(client, ids))
           if (tty) {
             statusLine = `status: ${line}`
             process.stdout.write(`\r\x1b[2K${statusLine}`)
@@ -148,7 +179,9 @@ const up = Command.make(
       )
       yield* Fiber.join(watcher)
     }).pipe(Effect.scoped)
-).pipe(Command.withDescription("run a local key/value cluster as child processes; Ctrl-C stops it"))
+).pipe(
+  Command.withDescription("run a local key/value cluster as child processes (restarted if they exit); Ctrl-C stops it")
+)
 
 export const command = Command.make("cluster").pipe(
   Command.withDescription("local clusters"),

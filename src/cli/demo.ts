@@ -9,18 +9,17 @@
  */
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Console, Data, Deferred, Effect, Fiber, Ref } from "effect"
+import { Console, Deferred, Effect, Fiber, Ref } from "effect"
 import * as Linearizability from "../check/Linearizability.js"
 import * as KvModel from "../check/models/Kv.js"
 import * as HtmlView from "../check/HtmlView.js"
 import * as KvClient from "../kv/KvClient.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { layout, startNode, startNodes } from "./cluster.js"
-import { statuses } from "./kv.js"
-import { freePort, stop } from "./internal/children.js"
-
-export class DemoExit extends Data.TaggedError("DemoExit")<{ readonly exitCode: number }> {}
+import { describeExit, freePort, stop } from "./internal/children.js"
+import { layout, startNode, startNodes, statuses } from "./internal/cluster.js"
+import { ExitCode, exitWith, fail } from "./internal/exit.js"
+import { integerOption } from "./internal/flags.js"
 
 const now = () => performance.now()
 
@@ -33,8 +32,8 @@ const bar = (done: number, total: number, rate: number) => {
 const demo = Command.make(
   "demo",
   {
-    operations: Options.integer("operations").pipe(Options.withDefault(3000), Options.withDescription("operations in the load phase (default 3000)")),
-    clients: Options.integer("clients").pipe(Options.withDefault(16), Options.withDescription("concurrent clients (default 16)")),
+    operations: integerOption("operations", { min: 1, max: 1_000_000, fallback: 3000, description: "operations in the load phase" }),
+    clients: integerOption("clients", { min: 1, max: 1000, fallback: 16, description: "concurrent clients" }),
     keep: Options.boolean("keep-data").pipe(Options.withDescription("keep the data directory (printed at the end)"))
   },
   (o) =>
@@ -139,7 +138,7 @@ const demo = Command.make(
       const restartedAt = now()
       const again = yield* startNode(l, victim.id, host, quiet)
       children.set(victim.id, again)
-      yield* Deferred.await(again.ready).pipe(Effect.mapError((e) => new Error(`restart failed: ${e.lastError}`)))
+      yield* Deferred.await(again.ready).pipe(Effect.mapError((e) => new Error(`restarting ${victim.id} failed: it ${describeExit(e)}`)))
       const target = (yield* leaderOf).status.commit
       for (;;) {
         const s = yield* Effect.either(probe.status(victim.id))
@@ -155,17 +154,18 @@ const demo = Command.make(
       const c0 = now()
       const result = Linearizability.checkHistory(KvModel.model, history, { timeoutMs: 30_000, now })
       if (Linearizability.isOk(result)) {
-        yield* Console.log(`   linearizable (${result.partitions.length} keys, checked in ${(now() - c0).toFixed(0)} ms)`)
+        const keys = result.partitions.length
+        yield* Console.log(`   linearizable (${keys} key${keys === 1 ? "" : "s"}, checked in ${(now() - c0).toFixed(0)} ms)`)
       } else {
         const file = `${dir}/history.html`
         yield* HtmlView.writeFile(file, KvModel.model, history, result)
         yield* Console.log(`   ${Linearizability.explain(KvModel.model, history, result)}\n   view: ${file}`)
-        return yield* new DemoExit({ exitCode: 1 })
+        return yield* exitWith(ExitCode.Failed)
       }
       yield* Console.log(`\nDone. Stopping the cluster${o.keep ? `; the data stays in ${dir}` : ""}.`)
     }).pipe(
       Effect.scoped,
-      Effect.catchIf((e): e is Error => e instanceof Error, (e) => Console.error(`concord demo: ${e.message}`).pipe(Effect.zipRight(new DemoExit({ exitCode: 1 }))))
+      Effect.catchIf((e): e is Error => e instanceof Error, (e) => fail("demo", ExitCode.Failed, e.message))
     )
 ).pipe(Command.withDescription("a scripted tour: load a 3-node cluster, kill its leader, restart it, check the history"))
 

@@ -4,100 +4,114 @@
  *   concord kv serve --id n1 [--peers n1=127.0.0.1:7001,...] [--data ./data/n1] [--http-port 8001]
  *   concord kv get KEY | put KEY VALUE | append KEY VALUE | del KEY | status   [--endpoints host:port,...]
  *
+ * The client verbs find the cluster through `--endpoints`, else `$CONCORD_ENDPOINTS`, else the local
+ * default cluster, and keep trying to reach a node until `--timeout`, so that a script can start a
+ * cluster and use it at once. `put` and `append` take the value as an argument, `-` for stdin, or
+ * `--file PATH`.
+ *
  * Exit codes: 0 done; 1 the operation could not be done (no endpoint reachable, no leader within the
- * timeout, a port in use, a data directory that belongs to another node, a corrupt log); 3 bad input
- * (a bad flag or value). Errors are one line on stderr.
+ * timeout, a port in use, a data directory that belongs to another node or is in use by another
+ * process, a corrupt log); 3 bad input (a bad flag or value). Errors are one line on stderr.
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Clock, Console, Data, Duration, Effect, Either, Option, Stream } from "effect"
+import { FileSystem } from "@effect/platform"
+import { Clock, Config, Console, Duration, Effect, Either, Option, Stream } from "effect"
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
-import type { RaftEvent } from "../raft/Raft.js"
+import * as Limits from "../kv/Limits.js"
+import type * as Raft from "../raft/Raft.js"
 import * as RaftConfig from "../raft/RaftConfig.js"
-import type { NodeStatus } from "../kv/Messages.js"
+import { InvalidRequest } from "../replica/Messages.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { durationOption, invalid } from "./internal/flags.js"
-
-export class KvExit extends Data.TaggedError("KvExit")<{ readonly exitCode: number }> {}
-
-export const ExitCode = { Done: 0, Failed: 1, BadInput: 3 } as const
-
-const fail = (exitCode: number, command: string, message: string) =>
-  Console.error(`concord kv ${command}: ${message}`).pipe(Effect.zipRight(new KvExit({ exitCode })))
-
-/** The embedded default cluster: three nodes on loopback (what `concord cluster up` starts). */
-export const DEFAULT_PEERS = "n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003"
-export const DEFAULT_ENDPOINTS = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
-
-const ADDRESS = /^[^\s:=,]+:\d{1,5}$/
-
-/** Parses `id=host:port,...`. */
-export const parsePeers = (text: string): Either.Either<Record<string, string>, string> => {
-  const peers: Record<string, string> = {}
-  for (const part of text.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {
-    const m = /^([A-Za-z0-9_.-]+)=(.+)$/.exec(part)
-    if (m === null || !ADDRESS.test(m[2]!)) return Either.left(`"${part}" is not id=host:port`)
-    if (peers[m[1]!] !== undefined) return Either.left(`peer ${m[1]} is listed twice`)
-    const port = Number(m[2]!.split(":").pop())
-    if (port < 1 || port > 65535) return Either.left(`"${part}": port out of range`)
-    peers[m[1]!] = m[2]!
-  }
-  return Object.keys(peers).length === 0 ? Either.left("no peers") : Either.right(peers)
-}
+import { DEFAULT_ENDPOINTS, DEFAULT_PEERS, formatStatus, parseEndpoints, parsePeers, statuses } from "./internal/cluster.js"
+import { ExitCode, fail } from "./internal/exit.js"
+import { durationOption, integerOption, invalid, reason } from "./internal/flags.js"
 
 // -- serve -------------------------------------------------------------------------------------------
 
 const serve = Command.make(
   "serve",
   {
-    id: Options.text("id").pipe(Options.withDescription("this node's id; must be one of --peers")),
+    id: Options.text("id").pipe(Options.withPseudoName("ID"), Options.withDescription("this node's id; must be one of --peers")),
     peers: Options.text("peers").pipe(
+      Options.withPseudoName("ID=HOST:PORT,..."),
       Options.withDefault(DEFAULT_PEERS),
       Options.mapEffect((text) => Either.match(parsePeers(text), { onLeft: (m) => invalid(`--peers: ${m}`), onRight: Effect.succeed })),
-      Options.withDescription(`every member as id=host:port, this node included; its own entry gives its Raft/KV port (default ${DEFAULT_PEERS})`)
+      Options.withDescription(
+        `every member, this node included; its own entry gives its Raft/KV port (default ${DEFAULT_PEERS})`
+      )
     ),
     data: Options.text("data").pipe(
+      Options.withPseudoName("DIR"),
       Options.optional,
-      Options.withDescription("data directory (log, snapshots) (default ./data/<id>)")
+      Options.withDescription("data directory (log, snapshots); one process at a time may use it (default ./data/<id>)")
     ),
     host: Options.text("host").pipe(
+      Options.withPseudoName("HOST"),
       Options.withDefault("127.0.0.1"),
       Options.withDescription("address to listen on, for Raft/KV and HTTP (default 127.0.0.1: this machine only)")
     ),
-    httpPort: Options.integer("http-port").pipe(
-      Options.optional,
-      Options.withDescription("HTTP API port; 0 picks a free one (default: the Raft/KV port + 1000)")
-    ),
+    httpPort: integerOption("http-port", {
+      min: 0,
+      max: 65535,
+      placeholder: "PORT",
+      description: "HTTP API port; 0 picks a free one (default: the Raft/KV port + 1000)"
+    }),
     noHttp: Options.boolean("no-http").pipe(Options.withDescription("do not serve the HTTP API")),
     cluster: Options.text("cluster").pipe(
+      Options.withPseudoName("NAME"),
       Options.withDefault("concord"),
       Options.withDescription("cluster name, recorded in the data directory so it cannot be used by another cluster (default concord)")
     ),
     electionTimeout: durationOption(
       "election-timeout",
       `${RaftConfig.deployment.electionTimeoutMs}ms`,
-      "Raft election timeout (randomized up to twice this)"
+      "Raft election timeout (randomized up to twice this)",
+      { positive: true }
     ),
-    heartbeat: durationOption("heartbeat", `${RaftConfig.deployment.heartbeatIntervalMs}ms`, "Raft heartbeat interval"),
-    maxRaftState: Options.integer("max-raft-state").pipe(
-      Options.withDefault(RaftConfig.deployment.maxRaftStateBytes),
+    heartbeat: durationOption("heartbeat", `${RaftConfig.deployment.heartbeatIntervalMs}ms`, "Raft heartbeat interval; less than the election timeout", {
+      positive: true
+    }),
+    maxRaftState: integerOption("max-raft-state", {
+      min: -1,
+      fallback: RaftConfig.deployment.maxRaftStateBytes,
+      placeholder: "BYTES",
+      description: "snapshot when the Raft log reaches this many bytes; -1 never"
+    }),
+    exitWithStdin: Options.boolean("exit-with-stdin").pipe(
       Options.withDescription(
-        `snapshot when the Raft log reaches this many bytes; -1 never (default ${RaftConfig.deployment.maxRaftStateBytes})`
+        "stop when stdin closes: `cluster up` and `demo` start their nodes so, and a node then ends with its " +
+          "launcher even when that is killed with SIGKILL"
       )
     )
   },
   (o) =>
     Effect.gen(function*() {
+      if (o.exitWithStdin) {
+        // The launcher reads our stdout and stderr; once it is gone, writes to them fail with EPIPE,
+        // which must not crash the shutdown that follows (the lock file would stay behind).
+        process.stdout.on("error", () => {})
+        process.stderr.on("error", () => {})
+      }
       if (o.peers[o.id] === undefined) {
-        return yield* fail(ExitCode.BadInput, "serve", `--id ${o.id} is not among --peers (${Object.keys(o.peers).join(", ")})`)
+        return yield* fail("kv serve", ExitCode.BadInput, `--id ${o.id} is not among --peers (${Object.keys(o.peers).join(", ")})`)
+      }
+      if (Duration.greaterThanOrEqualTo(o.heartbeat, o.electionTimeout)) {
+        const [h, e] = [o.heartbeat, o.electionTimeout].map(Duration.format)
+        return yield* fail(
+          "kv serve",
+          ExitCode.BadInput,
+          `--heartbeat (${h}) must be less than --election-timeout (${e})`
+        )
       }
       const dataDir = Option.getOrElse(o.data, () => `./data/${o.id}`)
       const ownPort = Number(o.peers[o.id]!.split(":").pop())
       const httpPort = o.noHttp ? undefined : Option.getOrElse(o.httpPort, () => ownPort + 1000)
-      if (httpPort !== undefined && (httpPort < 0 || httpPort > 65535)) {
-        return yield* fail(ExitCode.BadInput, "serve", `--http-port ${httpPort} is out of range`)
+      if (httpPort !== undefined && httpPort > 65535) {
+        const why = `the HTTP port (Raft/KV port + 1000 = ${httpPort}) is out of range; give --http-port`
+        return yield* fail("kv serve", ExitCode.BadInput, why)
       }
       const node = yield* KvNode.make({
         id: o.id,
@@ -114,10 +128,10 @@ const serve = Command.make(
         kv: { maxRaftState: o.maxRaftState }
       }).pipe(
         Effect.catchTags({
-          ListenError: (e) => fail(ExitCode.Failed, "serve", `${e.message} (another node or program uses that port?)`),
-          StorageError: (e) => fail(ExitCode.Failed, "serve", e.message),
-          CorruptLog: (e) => fail(ExitCode.Failed, "serve", e.message),
-          ServeError: (e) => fail(ExitCode.Failed, "serve", `cannot serve HTTP on ${o.host}:${httpPort}: ${String(e.cause)}`)
+          ListenError: (e) => fail("kv serve", ExitCode.Failed, `${e.message} (another node or program uses that port?)`),
+          StorageError: (e) => fail("kv serve", ExitCode.Failed, e.message),
+          CorruptLog: (e) => fail("kv serve", ExitCode.Failed, e.message),
+          ServeError: (e) => fail("kv serve", ExitCode.Failed, `cannot serve HTTP on ${o.host}:${httpPort}: ${String(e.cause)}`)
         })
       )
       yield* Console.log(
@@ -128,16 +142,33 @@ const serve = Command.make(
       )
       yield* Effect.addFinalizer(() => Console.error(`concord kv serve: node ${o.id} stopped`))
       yield* Effect.forkScoped(logEvents(node, o.peers))
-      return yield* Effect.never
+      if (!o.exitWithStdin) return yield* Effect.never
+      yield* stdinClosed
+      yield* Console.error(`concord kv serve: stdin closed (the process that started this node is gone); stopping`)
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run one node of a key/value cluster (stop it with Ctrl-C or SIGTERM)"))
+
+/**
+ * Completes when stdin reaches its end. A launcher that gives its child a pipe as stdin and never
+ * writes to it holds the pipe's only write end: when the launcher exits, however it dies, the kernel
+ * closes that end and the child reads end-of-file.
+ */
+const stdinClosed = Effect.async<void>((resume) => {
+  const done = () => resume(Effect.void)
+  process.stdin.once("end", done).once("close", done).once("error", done)
+  process.stdin.resume()
+  return Effect.sync(() => {
+    process.stdin.off("end", done).off("close", done).off("error", done)
+    process.stdin.pause()
+  })
+})
 
 /**
  * Logs what happens to this node (stderr), from its Raft event stream: leadership as it sees it,
  * peers that become unreachable or come back (a leader calls every follower each heartbeat), and
  * snapshots.
  */
-const logEvents = (node: KvNode.KvNode, peers: Record<string, string>) =>
+export const logEvents = (node: { readonly id: string; readonly raft: Raft.RaftShape }, peers: Record<string, string>) =>
   Stream.runForEach(node.raft.events, (e) =>
     Effect.gen(function*() {
       const line = describeEvent(node.id, e, peers)
@@ -146,7 +177,7 @@ const logEvents = (node: KvNode.KvNode, peers: Record<string, string>) =>
       yield* Console.error(`${t} ${node.id}: ${line}`)
     }))
 
-const describeEvent = (self: string, e: RaftEvent, peers: Record<string, string>): string | undefined => {
+const describeEvent = (self: string, e: Raft.RaftEvent, peers: Record<string, string>): string | undefined => {
   switch (e._tag) {
     case "LeaderChanged":
       return e.leader === self ? undefined : e.leader === null ? `no leader (term ${e.term})` : `following ${e.leader} in term ${e.term}`
@@ -166,100 +197,203 @@ const describeEvent = (self: string, e: RaftEvent, peers: Record<string, string>
 // -- client verbs ------------------------------------------------------------------------------------
 
 const endpointsOption = Options.text("endpoints").pipe(
-  Options.withDefault(DEFAULT_ENDPOINTS),
-  Options.mapEffect((text) => {
-    const list = text.split(",").map((e) => e.trim()).filter((e) => e.length > 0)
-    const bad = list.find((e) => !ADDRESS.test(e))
-    if (list.length === 0) return invalid("--endpoints: no endpoint")
-    return bad === undefined ? Effect.succeed(list) : invalid(`--endpoints: "${bad}" is not host:port`)
-  }),
-  Options.withDescription(`Raft/KV addresses of any of the cluster's nodes (default ${DEFAULT_ENDPOINTS})`)
+  Options.withPseudoName("HOST:PORT,..."),
+  Options.optional,
+  Options.withDescription(
+    `Raft/KV addresses of any of the cluster's nodes (default: $CONCORD_ENDPOINTS, else ${DEFAULT_ENDPOINTS})`
+  )
 )
-const timeoutOption = durationOption("timeout", "5s", "give up after this long")
+const timeoutOption = durationOption(
+  "timeout",
+  "5s",
+  "give up after this long, waiting for a node to answer (it may still be starting) and for a leader",
+  { positive: true }
+)
 
-/** Learns the cluster's members from any reachable endpoint, and a client over TCP to it. */
-const connect = (command: string, endpoints: ReadonlyArray<string>, timeout: Duration.Duration) =>
+interface ClusterFlags {
+  readonly endpoints: Option.Option<string>
+  readonly timeout: Duration.Duration
+}
+
+/** The endpoints to try: `--endpoints`, else `$CONCORD_ENDPOINTS`, else the default local cluster's. */
+const endpointsOf = (command: string, flag: Option.Option<string>) =>
   Effect.gen(function*() {
-    const transport = yield* Tcp.make({ self: `concord-cli`, callTimeout: "1 second" })
-    const errors: Array<string> = []
-    for (const endpoint of endpoints) {
-      const status = yield* Effect.either(
-        KvClient.make({ servers: [endpoint] }).pipe(
-          Effect.flatMap((c) => c.status(endpoint)),
-          Effect.provideService(Transport, transport)
-        )
-      )
-      if (Either.isRight(status)) {
-        const peers = Object.keys(status.right.peers).length > 0 ? status.right.peers : { [status.right.id]: endpoint }
-        const cluster = yield* Tcp.make({ self: "concord-cli", peers, callTimeout: "1 second" })
-        const client = yield* KvClient.make({ servers: Object.keys(peers), callTimeout: "1 second" }).pipe(
-          Effect.provideService(Transport, cluster)
-        )
-        return { client, peers, first: status.right }
-      }
-      errors.push(`${endpoint} (${status.left.detail})`)
-    }
-    return yield* fail(ExitCode.Failed, command, `no endpoint reachable: ${errors.join("; ")}`)
-  }).pipe(Effect.map((c) => ({ ...c, timeout })))
-
-const keyArg = Args.text({ name: "key" }).pipe(Args.withDescription("the key"))
-const valueArg = Args.text({ name: "value" }).pipe(Args.withDescription("the value"))
-
-const clientVerb = <A>(
-  name: string,
-  description: string,
-  run: (c: { client: KvClient.KvClientShape; timeout: Duration.Duration }, key: string, value: string) => Effect.Effect<A, KvClient.KvError>,
-  print: (a: A) => string,
-  withValue: boolean
-) =>
-  Command.make(
-    name,
-    withValue
-      ? { endpoints: endpointsOption, timeout: timeoutOption, key: keyArg, value: valueArg }
-      : { endpoints: endpointsOption, timeout: timeoutOption, key: keyArg },
-    (o: { endpoints: ReadonlyArray<string>; timeout: Duration.Duration; key: string; value?: string }) =>
-      Effect.gen(function*() {
-        const c = yield* connect(name, o.endpoints, o.timeout)
-        const a = yield* run(c, o.key, o.value ?? "").pipe(
-          Effect.catchTags({
-            KvTimeout: (e) => fail(ExitCode.Failed, name, `${e.message}: no leader answered (has the cluster lost its majority?)`),
-            InvalidRequest: (e) => fail(ExitCode.BadInput, name, e.message)
-          })
-        )
-        yield* Console.log(print(a))
-      }).pipe(Effect.scoped)
-  ).pipe(Command.withDescription(description))
-
-const get = clientVerb("get", "print the value of KEY (empty if it has none)", (c, key) => c.client.get(key, { timeout: c.timeout }), (v) => v, false)
-const put = clientVerb("put", "set KEY to VALUE", (c, key, value) => c.client.put(key, value, { timeout: c.timeout }), () => "OK", true)
-const append = clientVerb("append", "append VALUE to KEY's value", (c, key, value) => c.client.append(key, value, { timeout: c.timeout }), () => "OK", true)
-const del = clientVerb("del", "delete KEY", (c, key) => c.client.delete(key, { timeout: c.timeout }), () => "OK", false)
-
-const status = Command.make("status", { endpoints: endpointsOption, timeout: timeoutOption }, (o) =>
-  Effect.gen(function*() {
-    const c = yield* connect("status", o.endpoints, o.timeout)
-    yield* Console.log(formatStatus(c.peers, yield* statuses(c.client, Object.keys(c.peers))))
-  }).pipe(Effect.scoped)).pipe(Command.withDescription("show every node: role, term, leader, commit and applied index, log size"))
-
-/** Every node's status (undefined: unreachable), through one client transport. */
-export const statuses = (client: KvClient.KvClientShape, ids: ReadonlyArray<string>) =>
-  Effect.forEach(ids, (id) => Effect.map(Effect.either(client.status(id)), (r) => [id, Either.getOrUndefined(r)] as const), {
-    concurrency: "unbounded"
+    const env = yield* Config.option(Config.string("CONCORD_ENDPOINTS")).pipe(
+      Effect.orElseSucceed(() => Option.none<string>())
+    )
+    const [source, text] = Option.isSome(flag)
+      ? ["--endpoints", flag.value]
+      : Option.isSome(env) && env.value.trim() !== ""
+      ? ["CONCORD_ENDPOINTS", env.value]
+      : ["the default endpoints", DEFAULT_ENDPOINTS]
+    return yield* Either.match(parseEndpoints(text), {
+      onLeft: (m) => fail(`kv ${command}`, ExitCode.BadInput, `${source}: ${m}`),
+      onRight: (list) => Effect.succeed({ list, source })
+    })
   })
 
-export const formatStatus = (
-  peers: Record<string, string>,
-  rows: ReadonlyArray<readonly [string, NodeStatus | undefined]>
-): string => {
-  const header = ["node", "address", "role", "term", "leader", "commit", "applied", "log bytes", "snapshot"]
-  const lines = rows.map(([id, s]) =>
-    s === undefined
-      ? [id, peers[id] ?? "", "unreachable", "", "", "", "", "", ""]
-      : [id, peers[id] ?? "", s.role, String(s.term), s.leader ?? "-", String(s.commit), String(s.applied), String(s.logBytes), String(s.snapshotIndex)]
-  )
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
-  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
+const RETRY_PAUSE_MS = 200
+
+/**
+ * Learns the cluster's members from the first endpoint that answers, and makes a client of them. Keeps
+ * trying every endpoint until `timeout` (a node that is starting refuses connections for a moment);
+ * the client's operations get what is left of it.
+ */
+const connect = (command: string, o: ClusterFlags) =>
+  Effect.gen(function*() {
+    const endpoints = yield* endpointsOf(command, o.endpoints)
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(o.timeout)
+    const transport = yield* Tcp.make({ self: `concord-cli`, callTimeout: "1 second" })
+    const probe = yield* KvClient.make({ servers: endpoints.list }).pipe(Effect.provideService(Transport, transport))
+    for (;;) {
+      const errors: Array<string> = []
+      for (const endpoint of endpoints.list) {
+        const status = yield* Effect.either(probe.status(endpoint))
+        if (Either.isRight(status)) {
+          const peers = Object.keys(status.right.peers).length > 0 ? status.right.peers : { [status.right.id]: endpoint }
+          const cluster = yield* Tcp.make({ self: "concord-cli", peers, callTimeout: "1 second" })
+          const client = yield* KvClient.make({ servers: Object.keys(peers), callTimeout: "1 second" }).pipe(
+            Effect.provideService(Transport, cluster)
+          )
+          const left = Math.max(1, deadline - (yield* Clock.currentTimeMillis))
+          return { client, peers, timeout: Duration.millis(left) }
+        }
+        const detail = status.left.detail
+        errors.push(`${endpoint} (${detail.startsWith(`${endpoint}: `) ? detail.slice(endpoint.length + 2) : detail})`)
+      }
+      if ((yield* Clock.currentTimeMillis) + RETRY_PAUSE_MS >= deadline) {
+        const from = endpoints.source === "--endpoints" ? "" : ` (${endpoints.source})`
+        return yield* fail(
+          `kv ${command}`,
+          ExitCode.Failed,
+          `no endpoint reachable within ${Duration.format(o.timeout)}${from}: ${errors.join("; ")}`
+        )
+      }
+      yield* Effect.sleep(Duration.millis(RETRY_PAUSE_MS))
+    }
+  })
+
+interface Connection {
+  readonly client: KvClient.KvClientShape
+  /** What is left of `--timeout`. */
+  readonly timeout: Duration.Duration
+  readonly peers: Record<string, string>
 }
+
+/** Runs `use` with a client of the cluster, turning a timeout into a one-line error. */
+const withCluster = <A, E, R>(
+  command: string,
+  o: ClusterFlags,
+  use: (c: Connection) => Effect.Effect<A, E | KvClient.KvError, R>
+) =>
+  Effect.scoped(Effect.flatMap(connect(command, o), use)).pipe(
+    Effect.catchIf(
+      (e): e is KvClient.KvError => e instanceof KvClient.KvTimeout || e instanceof InvalidRequest,
+      (e) =>
+        e instanceof InvalidRequest
+          ? fail(`kv ${command}`, ExitCode.BadInput, e.message)
+          : fail(`kv ${command}`, ExitCode.Failed, `${e.message}: no leader answered (has the cluster lost its majority?)`)
+    )
+  )
+
+const keyArg = Args.text({ name: "key" }).pipe(Args.withDescription("the key"))
+const valueArg = Args.text({ name: "value" }).pipe(
+  Args.withDescription("the value; - reads it from stdin (as is: a trailing newline is kept)"),
+  Args.optional
+)
+const fileOption = Options.text("file").pipe(
+  Options.withPseudoName("PATH"),
+  Options.optional,
+  Options.withDescription("read the value from this file (as is), instead of the VALUE argument")
+)
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** All of stdin, or `undefined` once it passes `limit` bytes. */
+const readStdin = (limit: number) =>
+  Effect.async<Uint8Array | undefined>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        cleanup()
+        resume(Effect.succeed(undefined))
+      } else chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(chunks)))
+    }
+    const cleanup = () => {
+      process.stdin.off("data", onData).off("end", onEnd)
+      process.stdin.pause()
+    }
+    process.stdin.on("data", onData).once("end", onEnd)
+    return Effect.sync(cleanup)
+  })
+
+/** The value of `put`/`append`: the argument, stdin (`-`) or `--file`, at most Limits.defaults.maxValueBytes of UTF-8 text. */
+const readValue = (command: string, arg: Option.Option<string>, file: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const bad = (message: string) => fail(`kv ${command}`, ExitCode.BadInput, message)
+    const tooLarge = (what: string, size: number | undefined) =>
+      bad(`${what} is ${size === undefined ? "" : `${size} bytes, `}over the limit of ${Limits.defaults.maxValueBytes} bytes (1 MiB)`)
+    if (Option.isSome(arg) && Option.isSome(file)) return yield* bad("give the value as VALUE or with --file, not both")
+    if (Option.isNone(arg) && Option.isNone(file)) {
+      return yield* bad("missing the value: give VALUE, - (stdin) or --file PATH")
+    }
+    let bytes: Uint8Array
+    let what: string
+    if (Option.isSome(file)) {
+      what = file.value
+      const fs = yield* FileSystem.FileSystem
+      const info = yield* fs.stat(what).pipe(Effect.catchAll((e) => bad(`cannot read ${what}: ${reason(e)}`)))
+      if (info.type !== "File") return yield* bad(`${what} is not a file`)
+      if (Number(info.size) > Limits.defaults.maxValueBytes) return yield* tooLarge(what, Number(info.size))
+      bytes = yield* fs.readFile(what).pipe(Effect.catchAll((e) => bad(`cannot read ${what}: ${reason(e)}`)))
+    } else if (Option.getOrThrow(arg) === "-") {
+      what = "the value on stdin"
+      const read = yield* readStdin(Limits.defaults.maxValueBytes)
+      if (read === undefined) return yield* tooLarge(what, undefined)
+      bytes = read
+    } else {
+      what = "the value"
+      bytes = new TextEncoder().encode(Option.getOrThrow(arg))
+    }
+    if (bytes.length > Limits.defaults.maxValueBytes) return yield* tooLarge(what, bytes.length)
+    try {
+      return utf8.decode(bytes)
+    } catch {
+      return yield* bad(`${what} is not UTF-8 text (values are strings)`)
+    }
+  })
+
+const get = Command.make("get", { endpoints: endpointsOption, timeout: timeoutOption, key: keyArg }, (o) =>
+  withCluster("get", o, (c) => Effect.flatMap(c.client.get(o.key, { timeout: c.timeout }), Console.log))
+).pipe(Command.withDescription("print the value of KEY (empty if it has none)"))
+
+const del = Command.make("del", { endpoints: endpointsOption, timeout: timeoutOption, key: keyArg }, (o) =>
+  withCluster("del", o, (c) => Effect.zipRight(c.client.delete(o.key, { timeout: c.timeout }), Console.log("OK")))
+).pipe(Command.withDescription("delete KEY"))
+
+const write = (name: "put" | "append", description: string) =>
+  Command.make(
+    name,
+    { endpoints: endpointsOption, timeout: timeoutOption, file: fileOption, key: keyArg, value: valueArg },
+    (o) =>
+      Effect.flatMap(readValue(name, o.value, o.file), (value) =>
+        withCluster(name, o, (c) =>
+          Effect.zipRight(c.client[name](o.key, value, { timeout: c.timeout }), Console.log("OK"))))
+  ).pipe(Command.withDescription(description))
+
+const put = write("put", "set KEY to VALUE (or to stdin with -, or to a file's contents with --file)")
+const append = write("append", "append VALUE (or stdin with -, or a file's contents with --file) to KEY's value")
+
+const status = Command.make("status", { endpoints: endpointsOption, timeout: timeoutOption }, (o) =>
+  withCluster("status", o, (c) =>
+    Effect.flatMap(statuses(c.client, Object.keys(c.peers)), (rows) => Console.log(formatStatus(c.peers, rows))))
+).pipe(Command.withDescription("show every node: role, term, leader, commit and applied index, log size"))
 
 export const command = Command.make("kv").pipe(
   Command.withDescription("the replicated key/value service: run a node, or read and write a cluster"),

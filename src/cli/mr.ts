@@ -17,7 +17,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { type CommandExecutor, Command as Process, FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Clock, Console, Data, Duration, Effect, Either, Fiber, Option, Queue, type Scope } from "effect"
+import { Clock, Console, Duration, Effect, Either, Fiber, Option, Queue, type Scope } from "effect"
 import { resolve } from "node:path"
 import * as App from "../mapreduce/App.js"
 import * as Coordinator from "../mapreduce/Coordinator.js"
@@ -27,48 +27,46 @@ import * as Sequential from "../mapreduce/Sequential.js"
 import * as Worker from "../mapreduce/Worker.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { selfCommand } from "./internal/children.js"
-import { durationOption, durationValue, invalid, parseDuration, reason } from "./internal/flags.js"
 import { Transport } from "../rpc/Transport.js"
+import { ExitCode, fail as failWith } from "./internal/exit.js"
+import { choiceOption, durationOption, durationValue, integerOption, reason } from "./internal/flags.js"
 
-export { parseDuration }
-
-/** Ends the command with a process exit code (main.ts maps any failure carrying `exitCode`). */
-export class MrExit extends Data.TaggedError("MrExit")<{ readonly exitCode: number }> {}
-
-export const ExitCode = { Done: 0, Failed: 1, BadInput: 3 } as const
-
-const fail = (exitCode: number, command: string, message: string) =>
-  Console.error(`concord mr ${command}: ${message}`).pipe(Effect.zipRight(new MrExit({ exitCode })))
+const fail = (exitCode: number, command: string, message: string) => failWith(`mr ${command}`, exitCode, message)
 
 // -- flags -----------------------------------------------------------------------------------------
 
 const positive = (name: string, fallback: number, description: string) =>
-  Options.integer(name).pipe(
-    Options.withDefault(fallback),
-    Options.mapEffect((n) => (n >= 1 ? Effect.succeed(n) : invalid(`--${name} must be at least 1, got ${n}`))),
-    Options.withDescription(`${description} (default ${fallback})`)
-  )
+  integerOption(name, { min: 1, fallback, description })
 
 const appOption = Options.text("app").pipe(
+  Options.withPseudoName("APP"),
   Options.withDescription(
     `the application: a built-in (${App.builtinNames.join(", ")}) or the path of a module exporting map and reduce`
   )
 )
 const dirOption = Options.text("dir").pipe(
+  Options.withPseudoName("DIR"),
   Options.withDefault("."),
   Options.withDescription("the job directory: intermediate files and the outputs mr-out-<r> (default .)")
 )
 const reducesOption = positive("reduces", 10, "number of reduce tasks, i.e. of output files")
-const leaseOption = durationOption("lease", "10s", "a task not reported this long after it was assigned is assigned again")
+const leaseOption = durationOption(
+  "lease",
+  "10s",
+  "a task not reported this long after it was assigned is assigned again",
+  { positive: true }
+)
 const noBackupsOption = Options.boolean("no-backups").pipe(
   Options.withDescription("never start backup attempts of straggling tasks near the end of a phase")
 )
 const keepOption = Options.boolean("keep-intermediate").pipe(
   Options.withDescription("keep the intermediate files mr-<m>-<r> after the job (default: removed)")
 )
-const progressOption = Options.choice("progress", ["auto", "bar", "log", "none"]).pipe(
-  Options.withDefault("auto" as const),
-  Options.withDescription("progress on stderr: a bar on a terminal, log lines otherwise (default auto)")
+const progressOption = choiceOption(
+  "progress",
+  ["auto", "bar", "log", "none"],
+  "auto",
+  "progress on stderr: auto is a bar on a terminal, log lines otherwise"
 )
 const filesArg = Args.text({ name: "FILE" }).pipe(
   Args.atLeast(1),
@@ -83,11 +81,7 @@ const checkInputs = (command: string, files: ReadonlyArray<string>) =>
     const fs = yield* FileSystem.FileSystem
     let total = 0
     for (const file of files) {
-      // @effect/cli passes an unknown flag after the first FILE through as a FILE.
-      const unreadable = (e: PlatformError) =>
-        file.startsWith("-")
-          ? fail(ExitCode.BadInput, command, `unknown option ${file} (see concord mr ${command} --help)`)
-          : fail(ExitCode.BadInput, command, `cannot read ${file}: ${reason(e)}`)
+      const unreadable = (e: PlatformError) => fail(ExitCode.BadInput, command, `cannot read ${file}: ${reason(e)}`)
       const info = yield* fs.stat(file).pipe(Effect.catchAll(unreadable))
       if (info.type !== "File") return yield* fail(ExitCode.BadInput, command, `${file} is not a file`)
       yield* fs.access(file, { readable: true }).pipe(Effect.catchAll(unreadable))
@@ -194,6 +188,7 @@ const sequential = Command.make(
     app: appOption,
     dir: dirOption,
     out: Options.text("out").pipe(
+      Options.withPseudoName("NAME"),
       Options.withDefault("mr-out-0"),
       Options.withDescription("output file name (default mr-out-0)")
     ),
@@ -217,7 +212,7 @@ const sequential = Command.make(
       )
     })
 ).pipe(
-  Command.withDescription("Run a job in one process, writing one output file (the reference for distributed runs).")
+  Command.withDescription("run a job in one process, writing one output file (the reference for distributed runs)")
 )
 
 // -- coordinator -----------------------------------------------------------------------------------
@@ -228,13 +223,17 @@ const coordinator = Command.make(
     reduces: reducesOption,
     dir: dirOption,
     host: Options.text("host").pipe(
+      Options.withPseudoName("HOST"),
       Options.withDefault("127.0.0.1"),
       Options.withDescription("address to listen on (default 127.0.0.1)")
     ),
-    port: Options.integer("port").pipe(
-      Options.withDefault(0),
-      Options.withDescription("port to listen on; 0 picks a free one (default 0)")
-    ),
+    port: integerOption("port", {
+      min: 0,
+      max: 65535,
+      fallback: 0,
+      placeholder: "PORT",
+      description: "port to listen on; 0 picks a free one"
+    }),
     lease: leaseOption,
     grace: durationOption("grace", "1s", "after the job, keep answering workers (\"exit\") this long before exiting"),
     noBackups: noBackupsOption,
@@ -255,7 +254,7 @@ const coordinator = Command.make(
     }))
 ).pipe(
   Command.withDescription(
-    "Serve a job to workers on HOST:PORT (printed on the first line); exit when the job is done (0) or failed (1)."
+    "serve a job to workers on HOST:PORT (printed on the first line); exit when the job is done (0) or failed (1)"
   )
 )
 
@@ -264,10 +263,17 @@ const coordinator = Command.make(
 const worker = Command.make(
   "worker",
   {
-    coordinator: Options.text("coordinator").pipe(Options.withDescription("the coordinator's address, HOST:PORT")),
+    coordinator: Options.text("coordinator").pipe(
+      Options.withPseudoName("HOST:PORT"),
+      Options.withDescription("the coordinator's address")
+    ),
     app: appOption,
     dir: dirOption,
-    id: Options.text("id").pipe(Options.optional, Options.withDescription("this worker's id (default: the process id)"))
+    id: Options.text("id").pipe(
+      Options.withPseudoName("ID"),
+      Options.optional,
+      Options.withDescription("this worker's id (default: the process id)")
+    )
   },
   (args) =>
     Effect.scoped(Effect.gen(function*() {
@@ -295,7 +301,7 @@ const worker = Command.make(
     }))
 ).pipe(
   Command.withDescription(
-    "Ask the coordinator for tasks and run them until the job is over or the coordinator is gone."
+    "ask the coordinator for tasks and run them until the job is over or the coordinator is gone"
   )
 )
 
@@ -317,13 +323,13 @@ const run = Command.make(
     lease: leaseOption,
     noBackups: noBackupsOption,
     keepIntermediate: keepOption,
-    maxRestarts: Options.integer("max-restarts").pipe(
-      Options.withDefault(10),
-      Options.withDescription(
-        "restart a worker that exits with an error while the job runs, at most this many times in all (default 10)"
-      )
-    ),
+    maxRestarts: integerOption("max-restarts", {
+      min: 0,
+      fallback: 10,
+      description: "restart a worker that exits with an error while the job runs, at most this many times in all"
+    }),
     timeout: Options.text("timeout").pipe(
+      Options.withPseudoName("DURATION"),
       Options.mapEffect((text) => durationValue("timeout", text, "try 60s, 5m")),
       Options.optional,
       Options.withDescription("fail the job if it is not done within this time (default: no limit)")
@@ -398,15 +404,15 @@ const run = Command.make(
     }))
 ).pipe(
   Command.withDescription(
-    "Run a job on this machine: a coordinator on 127.0.0.1 and N worker processes; restarts workers that crash; " +
-      "exit 0 when done, 1 if the job failed."
+    "run a job on this machine: a coordinator on 127.0.0.1 and N worker processes; restarts workers that crash; " +
+      "exit 0 when done, 1 if the job failed"
   )
 )
 
 /** The `mr` subcommand. */
 export const command = Command.make("mr").pipe(
   Command.withDescription(
-    "MapReduce: run a job sequentially, as a coordinator and workers, or all at once on this machine."
+    "MapReduce: run a job sequentially, as a coordinator and workers, or all at once on this machine"
   ),
   Command.withSubcommands([run, sequential, coordinator, worker])
 )

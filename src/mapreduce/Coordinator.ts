@@ -10,7 +10,7 @@
  * the 6.824 coordinator does) so that polling workers hear "exit" rather than find it gone.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Context, Data, Deferred, Duration, Effect, Layer, type Scope } from "effect"
 import { Transport } from "../rpc/Transport.js"

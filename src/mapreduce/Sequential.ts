@@ -5,7 +5,7 @@
  * app: no partitioning, no combiner, no intermediate files.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect } from "effect"
 import { type App, AppError, MrEnv, type MrEnvShape } from "./App.js"
 import * as Files from "./internal/files.js"

@@ -54,14 +54,16 @@ export const make = <S, E>(
     const own = options.peers[options.id]
     if (own === undefined) return yield* Effect.dieMessage(`node ${options.id} is not among the peers ${Object.keys(options.peers).join(", ")}`)
     const port = Number(own.slice(own.lastIndexOf(":") + 1))
+    // Storage first: a data directory in use by another process (or another node's) is refused before
+    // this node listens, so peers never see a node that cannot run.
+    const storage = yield* FileStorage.make({
+      dir: options.dataDir,
+      identity: { clusterId: options.clusterId ?? "concord", nodeId: options.id }
+    })
     const transport = yield* Tcp.make({
       self: options.id,
       listen: { host: options.host ?? "127.0.0.1", port },
       peers: { ...options.others, ...options.peers }
-    })
-    const storage = yield* FileStorage.make({
-      dir: options.dataDir,
-      identity: { clusterId: options.clusterId ?? "concord", nodeId: options.id }
     })
     const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
     const { raft, svc } = yield* Effect.gen(function*() {

@@ -19,7 +19,7 @@
  * Not supported (they fail with `BadArgument`): symbolic and hard links, `watch`.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { BadArgument, type PlatformError, SystemError, type SystemErrorReason } from "@effect/platform/Error"
 import { Clock, Effect, Layer, Option, type Scope, Stream } from "effect"
 

@@ -39,6 +39,11 @@
  * same index and term overwrites its file in step 1; Raft snapshots at one index describe the same
  * state-machine state, so the old segments with the new file are still the old state.
  *
+ * **One process at a time.** `LOCK` in the directory names the process using it (`internal/lock.ts`):
+ * opening a directory another live process has open fails with a `StorageError` naming that process's
+ * pid; a lock left by a process that is gone is taken over (logged). The lock is released when the
+ * storage's scope closes.
+ *
  * **Recovery** (`internal/recovery.ts`, `internal/record.ts`): a torn tail of the last segment is cut
  * off (truncated and fsynced, with a warning saying how many bytes went); any other damage is a
  * `CorruptLog` naming the file and byte offset, and the node refuses to start rather than silently drop
@@ -48,8 +53,9 @@
  * and calling `sync`, which Linux supports.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Layer, Option, Queue, Scope } from "effect"
+import * as os from "node:os"
 import * as path from "node:path"
 import {
   checkIdentity,
@@ -61,6 +67,7 @@ import {
   syncDirectory,
   writeFileAtomic
 } from "./internal/files.js"
+import { lockDirectory, type Self } from "./internal/lock.js"
 import { recover } from "./internal/recovery.js"
 import { encodeRecord, encodeSnapshotFile } from "./internal/record.js"
 import type { HardState, LogEntry, Snapshot } from "../raft/core/types.js"
@@ -122,6 +129,21 @@ const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
 
 const hardStateRecord = (hardState: HardState) => encodeRecord({ _tag: "HardState", hardState })
 
+// This process, for the directory lock. `kill(pid, 0)` sends nothing: it fails with ESRCH when no such
+// process exists, and with EPERM when one does that belongs to another user.
+const self: Self = {
+  pid: process.pid,
+  host: os.hostname(),
+  isAlive: (pid) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPERM"
+    }
+  }
+}
+
 /**
  * Opens (recovering) or creates the storage in `options.dir`. The storage lives until the scope
  * closes, which waits for the batch being written, fails the writes still queued, and closes the files.
@@ -140,6 +162,10 @@ export const make = (
     }
 
     const existed = yield* fs.exists(dir).pipe(io(dir))
+    yield* fs.makeDirectory(dir, { recursive: true }).pipe(io(dir))
+    // Before anything is read: what another process has open may change under us. Released last, after
+    // the finalizers below (registered later) have stopped the writer and closed the files.
+    yield* lockDirectory(fs, dir, self)
     yield* fs.makeDirectory(walDir, { recursive: true }).pipe(io(walDir))
     yield* fs.makeDirectory(snapDir, { recursive: true }).pipe(io(snapDir))
     yield* syncDirectory(fs, dir)

@@ -2,7 +2,6 @@
  * `concord check`: in process for the messages and the HTML file, and as a real process (through tsx)
  * for the exit codes.
  */
-import { Duration, Option } from "effect"
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -80,18 +79,20 @@ describe("concord check (in process)", () => {
 
   it("exit 3 on a bad line, naming the line", async () => {
     const r = await run("check", badFile)
-    const stderr = `bad input: ${badFile} line 3: "return": must be a number or null, not "soon"`
+    const stderr = `concord check: ${badFile} line 3: "return": must be a number or null, not "soon"`
     expect(r).toEqual({ code: 3, stdout: "", stderr })
   })
 
   it("exit 3 on a missing file or a bad flag", async () => {
     const missing = await run("check", join(dir, "nope.jsonl"))
     expect(missing.code).toBe(3)
-    expect(missing.stderr).toBe(`bad input: cannot read ${join(dir, "nope.jsonl")}: no such file or directory`)
+    expect(missing.stderr).toBe(`concord check: cannot read ${join(dir, "nope.jsonl")}: no such file or directory`)
     const timeout = await run("check", "--timeout", "soon", okFile)
     expect(timeout.code).toBe(3)
     expect(timeout.stderr).toContain(`--timeout: "soon" is not a duration (try 10s, 500ms, 2m)`)
-    expect((await run("check", "--model", "etcd", okFile)).code).toBe(3)
+    expect((await run("check", "--model", "etcd", okFile)).stderr).toBe(
+      `concord check: --model: "etcd" is not one of kv, register, queue, set (see concord check --help)`
+    )
     expect((await run("check")).code).toBe(3)
   })
 
@@ -105,20 +106,44 @@ describe("concord check (in process)", () => {
     expect(html).toContain(`concord check ${illegalFile}`)
   })
 
+  it("takes several files: one verdict line each, exit code the worst, one HTML view each", async () => {
+    const both = await run("check", okFile, illegalFile)
+    expect(both.code).toBe(1)
+    expect(both.stdout.split("\n")[0]).toMatch(new RegExp(`^${okFile}: linearizable: 4 operations`))
+    expect(both.stdout.split("\n")[1]).toMatch(new RegExp(`^${illegalFile}: not linearizable: partition "x"`))
+    const html = join(dir, "views.html")
+    const worst = await run("check", "--html", html, illegalFile, join(dir, "nope.jsonl"), okFile)
+    expect(worst.code).toBe(3)
+    expect(worst.stderr).toBe(`concord check: cannot read ${join(dir, "nope.jsonl")}: no such file or directory`)
+    expect(worst.stdout).toContain(`wrote ${join(dir, "views-illegal.html")}`)
+    expect(worst.stdout).toContain(`wrote ${join(dir, "views-ok.html")}`)
+    expect(readFileSync(join(dir, "views-illegal.html"), "utf8")).toContain(`concord check ${illegalFile}`)
+    expect((await run("check", "--max-steps", "10", okFile, bigFile)).code).toBe(2)
+  })
+
+  it("checks the register, queue and set models", async () => {
+    const register = file("register.jsonl", [
+      `{"client": 0, "op": "write", "value": 1, "call": 0, "return": 10}`,
+      `{"client": 1, "op": "read", "output": 0, "call": 20, "return": 30}`
+    ])
+    const r = await run("check", "--model", "register", register)
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/^not linearizable: the history: only 1 of its 2 operations linearize; .*client 1.s read\(\) → 0 returned/)
+    const queue = file("queue.jsonl", [`{"client": 0, "op": "enqueue", "value": 1, "call": 0, "return": 10}`])
+    expect((await run("check", "--model", "queue", queue)).code).toBe(0)
+    const set = file("set.jsonl", [`{"client": 0, "op": "take", "output": null, "call": 0, "return": 10}`])
+    expect((await run("check", "--model", "set", set)).code).toBe(0)
+    expect(await run("check", "--model", "register", okFile)).toEqual({
+      code: 3,
+      stdout: "",
+      stderr: `concord check: ${okFile} line 1: "op": must be "read", "write" or "cas", not "put"`
+    })
+  })
+
   it("checks a generated history", async () => {
     const r = await run("check", "--timeout", "30s", bigFile)
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^linearizable: 2000 operations in 4 partitions/)
-  })
-
-  it("parses durations", () => {
-    const millis = (text: string) => Option.map(Check.parseTimeout(text), Duration.toMillis)
-    expect(millis("10s")).toEqual(Option.some(10_000))
-    expect(millis("250ms")).toEqual(Option.some(250))
-    expect(millis("1.5m")).toEqual(Option.some(90_000))
-    expect(millis("2")).toEqual(Option.some(2000))
-    expect(millis("1h")).toEqual(Option.some(3_600_000))
-    expect(Check.parseTimeout("ten")).toEqual(Option.none())
   })
 })
 

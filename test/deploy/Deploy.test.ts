@@ -10,13 +10,15 @@
  *   directory, a corrupt log, unreachable endpoints.
  */
 import { Effect, Layer } from "effect"
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { spawn, spawnSync } from "node:child_process"
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import * as KvClient from "../../src/kv/KvClient.js"
 import * as Tcp from "../../src/rpc/Tcp.js"
-import { cluster, concord, deployment, freePort, http, serve, until, work } from "./support.js"
+import { canBind, freeRange } from "../support/ports.js"
+import { bundle, cluster, concord, deployment, freePort, http, running, serve, until, work } from "./support.js"
 
 deployment()
 
@@ -88,6 +90,76 @@ describe("three server processes", () => {
     expect((await http(c.httpOf.n3!, "GET", "/v1/kv/counter")).json.value).toBe("xy")
     for (const s of c.servers.values()) s.child.kill("SIGKILL")
   }, 60_000)
+})
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("concord cluster up", () => {
+  it("a client started first waits for it; banner first; a node killed with SIGKILL is restarted; its nodes die with it", async () => {
+    const [base, httpBase] = [await freeRange(3), await freeRange(3)]
+    const endpoints = [0, 1, 2].map((i) => `127.0.0.1:${base + i}`).join(",")
+    const env = { ...process.env, CONCORD_ENDPOINTS: endpoints }
+    // A client started before the cluster: it keeps trying until its --timeout (it gave up at once before).
+    const early = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bundle, "kv", "put", "early", "bird", "--timeout", "30s"], { env, stdio: ["ignore", "pipe", "pipe"] })
+      running.add(child)
+      let stdout = ""
+      let stderr = ""
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+      child.on("exit", (code) => {
+        running.delete(child)
+        resolve({ code, stdout, stderr })
+      })
+    })
+    const up = spawn(process.execPath, [bundle, "cluster", "up", "--data", join(work, "up"), "--base-port", String(base), "--http-base-port", String(httpBase)], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    running.add(up)
+    let out = ""
+    up.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d))
+    up.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d))
+    const upExited = new Promise<void>((r) => up.on("exit", () => r()))
+    const lines = () => out.split("\n")
+
+    await until("a leader", async () => (/status: leader n\d/.test(out) ? true : undefined), 20_000)
+    // The banner comes before any node's log line, and says how to reach the cluster.
+    expect(lines().find((l) => l.trim() !== "")).toBe(`Concord key/value cluster: 3 nodes, data in ${join(work, "up")}`)
+    expect(lines()).toContain(`  export CONCORD_ENDPOINTS=${endpoints}`)
+    const pids = Object.fromEntries([...out.matchAll(/^ {2}(n\d) {2}Raft\/KV \S+ +HTTP \S+ +pid (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]))
+    expect(Object.keys(pids)).toEqual(["n1", "n2", "n3"])
+    expect(await early).toMatchObject({ code: 0, stdout: "OK\n" })
+
+    // Client verbs read CONCORD_ENDPOINTS, and take the value from stdin with "-".
+    const put = spawnSync(process.execPath, [bundle, "kv", "put", "piped", "-"], { env, input: "line 1\nline 2\n", encoding: "utf8", timeout: 30_000 })
+    expect(put.stdout, put.stderr).toBe("OK\n")
+    expect(spawnSync(process.execPath, [bundle, "kv", "get", "piped"], { env, encoding: "utf8", timeout: 30_000 }).stdout).toBe("line 1\nline 2\n\n")
+
+    // SIGKILL one node: the kill is reported on a line of its own, and the node is started again.
+    process.kill(pids.n2!, "SIGKILL")
+    await until("n2 restarted", async () => (/^\[n2\] restarted \(pid \d+\)$/m.test(out) ? true : undefined), 20_000)
+    expect(lines()).toContain("[n2] killed by SIGKILL")
+    expect(lines()).toContain("[n2] restarting it in 1s (restart 1)")
+    const n2 = Number(/^\[n2\] restarted \(pid (\d+)\)$/m.exec(out)![1])
+    expect(n2).not.toBe(pids.n2)
+    // The restarted node serves (its HTTP server may take a moment after its listening line).
+    expect(await until("n2 to serve", async () => (await http(httpBase + 1, "GET", "/v1/kv/early")).json.value)).toBe("bird")
+
+    // SIGKILL cluster up itself: its nodes see their stdin close and stop; the ports are free again.
+    up.kill("SIGKILL")
+    await upExited
+    const nodes = [pids.n1!, n2, pids.n3!]
+    await until("the nodes to exit", async () => (nodes.every((pid) => !alive(pid)) ? true : undefined), 15_000)
+    const again = await Promise.all([base, base + 1, base + 2, httpBase, httpBase + 1, httpBase + 2].map(canBind))
+    expect(again).toEqual([true, true, true, true, true, true])
+  }, 90_000)
 })
 
 describe("bad input never takes a server down", () => {
@@ -197,6 +269,22 @@ describe("one-line errors for a person's mistakes", () => {
     oneLine(corrupt, 1, `corrupt log in ${segment}`)
     expect(corrupt.stderr).toMatch(/at byte \d+/)
     expect(corrupt.stderr.trim().split("\n").length).toBe(1)
+  }, 60_000)
+
+  it("a second node on a data directory in use is refused, naming the first's pid; a kill -9 leaves a lock the next start takes over", async () => {
+    const dir = join(work, "locked")
+    const [port, other] = await Promise.all([freePort(), freePort()])
+    const first = await serve("n1", `n1=127.0.0.1:${port}`, dir, 0)
+    const second = concord("kv", "serve", "--id", "n1", "--peers", `n1=127.0.0.1:${other}`, "--data", dir, "--no-http")
+    oneLine(second, 1, `concord kv serve: storage error at ${join(dir, "LOCK")}: data directory ${dir} is in use by process ${first.child.pid}`)
+    expect(second.stderr.trim().split("\n").length).toBe(1)
+    first.child.kill("SIGKILL")
+    await first.exited
+    const again = await serve("n1", `n1=127.0.0.1:${port}`, dir, 0)
+    await until("the takeover warning", async () => (again.stderr().includes(`process ${first.child.pid}, which held it, is gone`) ? true : undefined), 5_000)
+    again.child.kill("SIGTERM")
+    expect(await again.exited).toBe(0)
+    expect(existsSync(join(dir, "LOCK"))).toBe(false)
   }, 60_000)
 
   it("client verbs with no reachable endpoint", async () => {

@@ -5,24 +5,18 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import { freePort } from "../support/ports.js"
 
 const root = join(import.meta.dirname, "../..")
 export let work = ""
 export let bundle = ""
-const running = new Set<ChildProcess>()
+/** Every process started by a test file: killed when it ends. */
+export const running = new Set<ChildProcess>()
 
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
+export { freePort }
 
 export interface Server {
   readonly id: string

@@ -2,7 +2,6 @@
  * `concord mr` in process: messages and exit codes of bad input and failures, and a sequential run.
  * (Whole jobs with real processes are in testMrProcesses.test.ts.)
  */
-import { Duration, Option } from "effect"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
@@ -106,13 +105,4 @@ describe("concord mr (in process)", () => {
       stderr: `concord mr worker: cannot reach the coordinator at 127.0.0.1:${port}`
     })
   }, 20_000)
-
-  it("parses durations", () => {
-    const millis = (text: string) => Option.map(Mr.parseDuration(text), Duration.toMillis)
-    expect(millis("10s")).toEqual(Option.some(10_000))
-    expect(millis("250ms")).toEqual(Option.some(250))
-    expect(millis("1.5m")).toEqual(Option.some(90_000))
-    expect(millis("2")).toEqual(Option.some(2000))
-    expect(Mr.parseDuration("soon")).toEqual(Option.none())
-  })
 })

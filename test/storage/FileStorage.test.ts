@@ -3,6 +3,8 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { it } from "@effect/vitest"
 import { Cause, Effect, Either, Exit, Logger, Option, Scope } from "effect"
 import * as fc from "fast-check"
+import { spawnSync } from "node:child_process"
+import { hostname } from "node:os"
 import * as path from "node:path"
 import { describe, expect, it as vit } from "vitest"
 import * as FileStorage from "../../src/storage/FileStorage.js"
@@ -543,5 +545,70 @@ describe("FileStorage writes", () => {
     expect(error.message).not.toContain("\n")
     const other = yield* openFailure({ dir, identity: { clusterId: "xyz", nodeId: "n1" } })
     expect(other.message).toContain("belongs to node n1 of cluster abc, not node n1 of cluster xyz")
+  }))
+})
+
+describe("FileStorage locks its directory", () => {
+  const lockOf = (dir: string) => path.join(dir, "LOCK")
+  const writeLock = (dir: string, text: string) =>
+    Effect.flatMap(FileSystem.FileSystem, (fs) =>
+      Effect.zipRight(fs.makeDirectory(dir, { recursive: true }), fs.writeFileString(lockOf(dir), text)))
+  // A pid that certainly ran and has exited: a child process that is gone.
+  const deadPid = () => {
+    const child = spawnSync(process.execPath, ["-e", "0"])
+    expect(child.status).toBe(0)
+    return child.pid!
+  }
+
+  test("a second open in this process is refused while the first is open, and works after it closes", Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = path.join(yield* tempDir, "n1")
+    yield* withStorage({ dir }, (s) =>
+      Effect.gen(function*() {
+        yield* s.append([entry(1, 1)])
+        expect(JSON.parse(yield* fs.readFileString(lockOf(dir)))).toEqual({ pid: process.pid, host: hostname() })
+        const error = yield* openFailure({ dir })
+        expect(error).toBeInstanceOf(StorageError)
+        expect(error.message).toBe(
+          `storage error at ${lockOf(dir)}: data directory ${dir} is already open in this process (pid ${process.pid})`
+        )
+      }))
+    expect(yield* fs.exists(lockOf(dir))).toBe(false)
+    expect((yield* loadOf({ dir })).entries.length).toBe(1)
+  }))
+
+  test("a lock held by another live process is refused, naming its pid; nothing is read or changed", Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = path.join(yield* tempDir, "n1")
+    yield* withStorage({ dir }, (s) => s.append([entry(1, 1)]))
+    const lock = JSON.stringify({ pid: process.ppid, host: hostname() })
+    yield* writeLock(dir, lock)
+    const error = yield* openFailure({ dir })
+    expect(error.message).toBe(`storage error at ${lockOf(dir)}: data directory ${dir} is in use by process ${process.ppid}; stop it first`)
+    expect(yield* fs.readFileString(lockOf(dir))).toBe(lock)
+    const elsewhere = JSON.stringify({ pid: 1, host: "some-other-host" })
+    yield* writeLock(dir, elsewhere)
+    expect((yield* openFailure({ dir })).message).toContain(`is in use by process 1 on host some-other-host`)
+  }))
+
+  test("a lock left by a process that is gone, by an earlier process with this pid, or empty, is taken over", Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = path.join(yield* tempDir, "n1")
+    yield* withStorage({ dir }, (s) => s.append([entry(1, 1)]))
+    const dead = deadPid()
+    for (const [text, why] of [
+      [JSON.stringify({ pid: dead, host: hostname() }), `process ${dead}, which held it, is gone`],
+      [JSON.stringify({ pid: process.pid, host: hostname() }), `an earlier process with this pid (${process.pid}) left it`],
+      ["", "it is empty (its owner stopped before writing its pid)"]
+    ] as const) {
+      logs.splice(0)
+      yield* writeLock(dir, text)
+      yield* withStorage({ dir }, (s) =>
+        Effect.gen(function*() {
+          expect((yield* s.load).entries.length).toBe(1)
+          expect(JSON.parse(yield* fs.readFileString(lockOf(dir))).pid).toBe(process.pid)
+        }))
+      expect(logs).toEqual([`WARN data directory ${dir}: taking over its lock (${lockOf(dir)}): ${why}`])
+    }
   }))
 })

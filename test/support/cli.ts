@@ -1,34 +1,25 @@
 /** Runs `concord` subcommands in process, capturing output and the exit code main.ts would use. */
-import { type Command, ValidationError } from "@effect/cli"
-import * as CliCommand from "@effect/cli/Command"
+import type { Command } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect } from "effect"
 import { vi } from "vitest"
-
-const hasExitCode = (e: unknown): e is { readonly exitCode: number } =>
-  typeof e === "object" && e !== null && "exitCode" in e && typeof e.exitCode === "number"
+import * as App from "../../src/cli/internal/app.js"
+import { exitCodeOf } from "../../src/cli/internal/exit.js"
 
 /** A runner for a `concord` with the given subcommands. */
-export const cliRunner = (...subcommands: ReadonlyArray<Command.Command<any, any, any, any>>) => {
-  const concord = CliCommand.make("concord").pipe(CliCommand.withSubcommands(subcommands as any))
-  const cli = CliCommand.run(concord, { name: "concord", version: "test" })
+export const cliRunner = (...subcommands: readonly [Command.Command<any, any, any, any>, ...Array<Command.Command<any, any, any, any>>]) => {
+  const cli = App.make({ description: "test", version: "test", subcommands })
   return async (...args: ReadonlyArray<string>) => {
     const stdout: Array<string> = []
     const stderr: Array<string> = []
     vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void stdout.push(a.join(" ")))
     vi.spyOn(console, "error").mockImplementation((...a: Array<unknown>) => void stderr.push(a.join(" ")))
-    const exit = await Effect.runPromiseExit((cli(["node", "concord", ...args]) as Effect.Effect<void, unknown, any>).pipe(
+    const exit = await Effect.runPromiseExit((cli.run(["node", "concord", ...args]) as Effect.Effect<void, unknown, any>).pipe(
       Effect.provide(NodeContext.layer)
     ) as Effect.Effect<void, unknown>)
     vi.restoreAllMocks()
-    let code: number
-    if (Exit.isSuccess(exit)) code = 0
-    else {
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure) && hasExitCode(failure.value)) code = failure.value.exitCode
-      else if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) code = 3
-      else throw new Error(Cause.pretty(exit.cause))
-    }
+    const code = exitCodeOf(exit)
+    if (code === undefined) throw new Error(exit._tag === "Failure" ? Cause.pretty(exit.cause) : "no exit code")
     return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") }
   }
 }

@@ -14,8 +14,9 @@
  * try every interleaving; with it, each append is placed where the read says.
  * @since 0.1.0
  */
-import { Either, ParseResult, Schema } from "effect"
+import { Either, Schema } from "effect"
 import type { History as GenericHistory, Operation as GenericOperation } from "../History.js"
+import { decoder, type JsonlError, must } from "../internal/jsonl.js"
 import { type Model, partitionBy, type Remaining } from "../Model.js"
 
 export type KvOp = "get" | "put" | "append"
@@ -159,123 +160,26 @@ export const operation = (
 //   {"client": 3, "op": "get"|"put"|"append", "key": "k", "value": "v", "output": "...", "call": 1, "return": 2}
 // `value` is absent for get, `output` absent for put and append; `return` null or absent: never returned.
 
-/** A line of a JSONL history that is not a valid operation (`line` counts from 1). */
-export class JsonlError extends Schema.TaggedError<JsonlError>()("JsonlError", {
-  line: Schema.Number,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `line ${this.line}: ${this.reason}`
-  }
-}
-
-// One-line messages that say what a field must be and what it was.
-const must = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
-  schema.annotations({
-    message: (issue) => ({
-      message: `must be ${what}, not ${JSON.stringify(issue.actual) ?? "undefined"}`,
-      override: true
-    })
-  }) as S
-
-const Line = Schema.Struct({
-  client: must(Schema.Int, "an integer"),
-  op: must(Schema.Literal("get", "put", "append"), `"get", "put" or "append"`),
-  key: must(Schema.String, "a string"),
-  value: Schema.optional(must(Schema.String, "a string")),
-  output: Schema.optional(must(Schema.String, "a string")),
-  call: must(Schema.Finite, "a number"),
-  return: Schema.optional(must(Schema.NullOr(Schema.Finite), "a number or null"))
-})
-const decodeLine = Schema.decodeUnknownEither(Line, { onExcessProperty: "ignore" })
-
-// JSON numbers are doubles: nanoseconds since the epoch (about 1.7e18) are not exact. The exact digits
-// are read back from the text for such values and every time is rebased on the earliest call, which
-// keeps the order exact for any span under 104 days of nanoseconds.
-const exactTime = (text: string, field: "call" | "return"): bigint | undefined => {
-  const m = new RegExp(`"${field}"\\s*:\\s*(-?\\d+)\\s*[,}]`).exec(text)
-  return m === null ? undefined : BigInt(m[1]!)
-}
-
-const isHuge = (t: number) => Math.abs(t) > Number.MAX_SAFE_INTEGER
+export { JsonlError } from "../internal/jsonl.js"
 
 /** Parses a JSONL history (blank lines are skipped). */
-export const decodeJsonl = (text: string): Either.Either<History, JsonlError> => {
-  const ops: Array<Operation> = []
-  const exact: Array<{ call: bigint; return: bigint | undefined } | undefined> = []
-  const lineOf: Array<number> = []
-  let unsafe = false
-  const lines = text.split("\n")
-  for (let n = 0; n < lines.length; n++) {
-    const raw = lines[n]!.trim()
-    if (raw === "") continue
-    const fail = (reason: string) => Either.left(new JsonlError({ line: n + 1, reason }))
-    let json: unknown
-    try {
-      json = JSON.parse(raw)
-    } catch (e) {
-      return fail(`not valid JSON (${(e as Error).message})`)
-    }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) return fail("not a JSON object")
-    const decoded = decodeLine(json)
-    if (Either.isLeft(decoded)) {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
-      if (issue === undefined) return fail("not an operation")
-      const field = `"${issue.path.join(".")}"`
-      return fail(issue.message === "is missing" ? `${field} is missing` : `${field}: ${issue.message}`)
-    }
-    const l = decoded.right
-    const pending = l.return === undefined || l.return === null
-    if (l.op === "get" && l.value !== undefined) return fail(`get takes no "value"`)
-    if (l.op !== "get" && l.value === undefined) return fail(`${l.op} needs a "value"`)
-    if (l.op !== "get" && l.output !== undefined) return fail(`${l.op} has no "output"`)
-    if (l.op === "get" && !pending && l.output === undefined) return fail(`get returned but has no "output"`)
-    if (pending && l.output !== undefined) return fail(`"output" given for an operation that never returned`)
+export const decodeJsonl: (text: string) => Either.Either<History, JsonlError> = decoder({
+  fields: {
+    op: must(Schema.Literal("get", "put", "append"), `"get", "put" or "append"`),
+    key: must(Schema.String, "a string"),
+    value: Schema.optional(must(Schema.String, "a string")),
+    output: Schema.optional(must(Schema.String, "a string"))
+  },
+  operation: (l, returned) => {
+    if (l.op === "get" && l.value !== undefined) return Either.left(`get takes no "value"`)
+    if (l.op !== "get" && l.value === undefined) return Either.left(`${l.op} needs a "value"`)
+    if (l.op !== "get" && l.output !== undefined) return Either.left(`${l.op} has no "output"`)
+    if (l.op === "get" && returned && l.output === undefined) return Either.left(`get returned but has no "output"`)
     const input: KvInput = l.op === "get" ? { op: "get", key: l.key } : { op: l.op, key: l.key, value: l.value! }
-    const output: KvOutput | undefined = pending ? undefined : l.op === "get" ? { value: l.output! } : {}
-    ops.push({ clientId: l.client, input, output, call: l.call, return: pending ? undefined : l.return! })
-    lineOf.push(n + 1)
-    const huge = isHuge(l.call) || (!pending && isHuge(l.return!))
-    unsafe ||= huge
-    exact.push(
-      huge
-        ? {
-          call: exactTime(raw, "call") ?? BigInt(l.call),
-          return: pending ? undefined : exactTime(raw, "return") ?? BigInt(l.return!)
-        }
-        : undefined
-    )
+    const output: KvOutput = l.op === "get" ? { value: l.output! } : {}
+    return Either.right({ input, output })
   }
-  const rebased = unsafe ? rebase(ops, exact) : ops
-  for (let i = 0; i < rebased.length; i++) {
-    const op = rebased[i]!
-    if (op.return != null && op.return < op.call) {
-      const raw = ops[i]!
-      const reason = `"return" (${raw.return}) is before "call" (${raw.call})`
-      return Either.left(new JsonlError({ line: lineOf[i]!, reason }))
-    }
-  }
-  return Either.right(rebased)
-}
-
-const rebase = (
-  ops: ReadonlyArray<Operation>,
-  exact: ReadonlyArray<{ call: bigint; return: bigint | undefined } | undefined>
-): Array<Operation> => {
-  const exactOf = (i: number) => {
-    const op = ops[i]!
-    return exact[i] ?? {
-      call: BigInt(Math.round(op.call)),
-      return: op.return == null ? undefined : BigInt(Math.round(op.return))
-    }
-  }
-  let base = exactOf(0).call
-  for (let i = 1; i < ops.length; i++) if (exactOf(i).call < base) base = exactOf(i).call
-  return ops.map((op, i) => {
-    const t = exactOf(i)
-    return { ...op, call: Number(t.call - base), return: t.return === undefined ? undefined : Number(t.return - base) }
-  })
-}
+})
 
 /** Writes a history as JSONL (the inverse of `decodeJsonl`), e.g. to re-check a failed test's history. */
 export const encodeJsonl = (history: History): string =>

@@ -2,7 +2,9 @@
  * A FIFO queue: enqueue and dequeue, where a dequeue of an empty queue returns nothing.
  * @since 0.1.0
  */
-import { Equal, Hash } from "effect"
+import { Either, Equal, Hash, Schema } from "effect"
+import type { History } from "../History.js"
+import { decoder, type JsonlError, type LineOperation, must } from "../internal/jsonl.js"
 import type { Model } from "../Model.js"
 
 export type QueueInput<A> = { readonly op: "enqueue"; readonly value: A } | { readonly op: "dequeue" }
@@ -47,3 +49,34 @@ export const model: Model<ReadonlyArray<number>, QueueInput<number>, QueueOutput
   equals: (a, b) => a === b,
   hash: Hash.number
 })
+
+type NumberQueueHistory = History<QueueInput<number>, QueueOutput<number>>
+
+/**
+ * Parses a JSONL history of the number queue (`model`), one operation per line (see `concord check`):
+ *   {"client": 0, "op": "enqueue", "value": 7, "call": 0, "return": 5}
+ *   {"client": 1, "op": "dequeue", "output": 7, "call": 6, "return": 8}
+ *   {"client": 1, "op": "dequeue", "output": null, "call": 9, "return": 10}
+ * A dequeue's `output` is what it returned, null when the queue was empty; absent for an enqueue and
+ * for an operation that never returned (`return` null or absent).
+ */
+export const decodeJsonl: (text: string) => Either.Either<NumberQueueHistory, JsonlError> =
+  decoder({
+    fields: {
+      op: must(Schema.Literal("enqueue", "dequeue"), `"enqueue" or "dequeue"`),
+      value: Schema.optional(must(Schema.Finite, "a number")),
+      output: Schema.optional(must(Schema.NullOr(Schema.Finite), "a number or null"))
+    },
+    operation: (l, returned): LineOperation<QueueInput<number>, QueueOutput<number>> => {
+      if (l.op === "enqueue") {
+        if (l.value === undefined) return Either.left(`enqueue needs a "value"`)
+        if (l.output !== undefined) return Either.left(`enqueue has no "output"`)
+        return Either.right({ input: { op: "enqueue", value: l.value }, output: {} })
+      }
+      if (l.value !== undefined) return Either.left(`dequeue takes no "value"`)
+      if (returned && l.output === undefined) {
+        return Either.left(`a dequeue that returned needs an "output" (null: the queue was empty)`)
+      }
+      return Either.right({ input: { op: "dequeue" }, output: l.output === null ? {} : { value: l.output } })
+    }
+  })

@@ -4,6 +4,9 @@
  * as a `NondeterministicModel` and checked over sets of states (`Model.nondeterministic`).
  * @since 0.1.0
  */
+import { Either, Schema } from "effect"
+import type { History } from "../History.js"
+import { decoder, type JsonlError, type LineOperation, must } from "../internal/jsonl.js"
 import { type Model, nondeterministic } from "../Model.js"
 
 export type SetInput =
@@ -66,4 +69,37 @@ export const model: Model<ReadonlyArray<SetState>, SetInput, SetOutput> = nondet
   describeOutput: (output) =>
     output.ok !== undefined ? String(output.ok) : output.value === undefined ? "empty" : JSON.stringify(output.value),
   describeState: (s) => `{${s.map((v) => JSON.stringify(v)).join(", ")}}`
+})
+
+/**
+ * Parses a JSONL history of the set (`model`), one operation per line (see `concord check`):
+ *   {"client": 0, "op": "add", "value": "a", "output": true, "call": 0, "return": 5}
+ *   {"client": 1, "op": "contains", "value": "a", "output": true, "call": 6, "return": 7}
+ *   {"client": 2, "op": "take", "output": "a", "call": 8, "return": 9}
+ * `output`: for add, remove and contains, true or false (the value was new, was present, is present);
+ * for take, the member removed, null when the set was empty; absent for an operation that never
+ * returned (`return` null or absent).
+ */
+export const decodeJsonl: (text: string) => Either.Either<History<SetInput, SetOutput>, JsonlError> = decoder({
+  fields: {
+    op: must(Schema.Literal("add", "remove", "contains", "take"), `"add", "remove", "contains" or "take"`),
+    value: Schema.optional(must(Schema.String, "a string")),
+    output: Schema.optional(
+      must(Schema.Union(Schema.Boolean, Schema.String, Schema.Null), "a boolean, a string or null")
+    )
+  },
+  operation: (l, returned): LineOperation<SetInput, SetOutput> => {
+    if (l.op === "take") {
+      if (l.value !== undefined) return Either.left(`take takes no "value"`)
+      if (returned && !(l.output === null || typeof l.output === "string")) {
+        return Either.left(`a take that returned needs a string "output" (null: the set was empty)`)
+      }
+      return Either.right({ input: { op: "take" }, output: typeof l.output === "string" ? { value: l.output } : {} })
+    }
+    if (l.value === undefined) return Either.left(`${l.op} needs a "value"`)
+    if (returned && typeof l.output !== "boolean") {
+      return Either.left(`${l.op} that returned needs "output": true or false`)
+    }
+    return Either.right({ input: { op: l.op, value: l.value }, output: { ok: l.output as boolean } })
+  }
 })

@@ -1,7 +1,13 @@
 /**
- * Child `concord kv serve` processes for `cluster up` and the demo: spawned with this process's own
- * Node, flags and entry point (so it works from the bundle and from source), stopped (SIGTERM, then
- * SIGKILL after 5 s) when their scope closes.
+ * Child `concord` processes for `cluster up` and the demo: spawned with this process's own Node, flags
+ * and entry point (so it works from the bundle and from source), stopped (SIGTERM, then SIGKILL after
+ * 5 s) when their scope closes.
+ *
+ * Children die with their parent, however it dies: each child's stdin is a pipe this process holds the
+ * only write end of and never writes to, and a child started with `--exit-with-stdin` stops when it
+ * reads end-of-file, which happens when this process exits, even by SIGKILL (the kernel closes its
+ * descriptors). Children run in their own process group (`detached`), so a Ctrl-C at the terminal
+ * reaches only this process, which then stops them in order rather than all at once.
  * @internal
  */
 import { Deferred, Effect, type Scope } from "effect"
@@ -43,7 +49,9 @@ export const spawnConcord = (
   Effect.acquireRelease(
     Effect.sync(() => {
       const [command, argv] = selfCommand(args)
-      const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(command, argv, { stdio: ["pipe", "pipe", "pipe"], detached: true })
+      // Never written to; an error here only means the child is gone, which "exit" reports.
+      child.stdin!.on("error", () => {})
       const ready = Deferred.unsafeMake<string, ChildExit>(undefined as any)
       const exited = Deferred.unsafeMake<ChildExit>(undefined as any)
       const lastErrors: Array<string> = []
@@ -66,7 +74,10 @@ export const spawnConcord = (
         }
       })
       child.on("exit", (code, signal) => {
-        const e: ChildExit = { code, signal, lastError: lastErrors.filter((l) => l.trim().length > 0).at(-1) }
+        // A process that fails says why in its last line; one killed by a signal said nothing about it,
+        // and its last line is only whatever it logged before.
+        const lastError = code !== null && code !== 0 ? lastErrors.filter((l) => l.trim().length > 0).at(-1) : undefined
+        const e: ChildExit = { code, signal, lastError }
         Deferred.unsafeDone(ready, Effect.fail(e))
         Deferred.unsafeDone(exited, Effect.succeed(e))
       })

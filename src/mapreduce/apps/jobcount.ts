@@ -9,7 +9,7 @@
  * module instance).
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Random } from "effect"
 import { type KeyValue, MrEnv } from "../App.js"
 

@@ -4,7 +4,7 @@
  * 1 s so that workers running at the same time see each other, and remove the file.
  * @internal
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect } from "effect"
 import { MrEnv } from "../App.js"
 

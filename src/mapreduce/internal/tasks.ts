@@ -10,7 +10,7 @@
  * Promise): a reduce over tens of thousands of keys must not build an Effect per key.
  * @internal
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { Cause, Effect, Either, Predicate } from "effect"
 import type { DecodeError } from "../../codec/Codec.js"

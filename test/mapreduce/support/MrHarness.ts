@@ -20,7 +20,8 @@ import type { Notice } from "../../../src/mapreduce/Scheduler.js"
 import * as Sequential from "../../../src/mapreduce/Sequential.js"
 import * as Worker from "../../../src/mapreduce/Worker.js"
 
-export const BOOKS_DIR = "/work/shared/data/gutenberg"
+/** The books: `../shared/data/gutenberg` next to the repository (wherever it is cloned). */
+export const BOOKS_DIR = join(import.meta.dirname, "../../..", "../shared/data/gutenberg")
 
 /** The eight books, read once per test process (outside any simulation). */
 export const books: ReadonlyArray<{ readonly name: string; readonly data: Uint8Array }> = readdirSync(BOOKS_DIR)

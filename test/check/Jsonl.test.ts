@@ -1,10 +1,14 @@
 /**
- * The JSON Lines history format of `concord check`.
+ * The JSON Lines history formats of `concord check`: the KV model's, and the register's, queue's and
+ * set's.
  */
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Linearizability from "../../src/check/Linearizability.js"
 import * as Kv from "../../src/check/models/Kv.js"
+import * as Queue from "../../src/check/models/Queue.js"
+import * as Register from "../../src/check/models/Register.js"
+import * as SetModel from "../../src/check/models/Set.js"
 import { linearizableKv } from "./support/histories.js"
 
 const decode = (text: string) => Kv.decodeJsonl(text)
@@ -79,5 +83,65 @@ describe("Kv.decodeJsonl", () => {
   it("round-trips with encodeJsonl", () => {
     const { history } = linearizableKv({ ops: 300, keys: 3, clients: 5, overlap: 4, seed: 3, pending: 0.05 })
     expect(decode(Kv.encodeJsonl(history))).toEqual(Either.right(history))
+  })
+})
+
+describe("the register, queue and set formats", () => {
+  const errorOf = (r: Either.Either<unknown, { readonly message: string }>) => (Either.isLeft(r) ? r.left.message : "decoded")
+
+  it("register: read, write, cas", () => {
+    const text = [
+      `{"client": 0, "op": "write", "value": 3, "call": 0, "return": 5}`,
+      `{"client": 1, "op": "read", "output": 3, "call": 6, "return": 7}`,
+      `{"client": 2, "op": "cas", "expected": 3, "value": 4, "output": true, "call": 8, "return": 9}`,
+      `{"client": 3, "op": "cas", "expected": 0, "value": 1, "call": 8}`
+    ].join("\n")
+    const history = Either.getOrThrow(Register.decodeJsonl(text))
+    expect(history.map((op) => [op.input, op.output])).toEqual([
+      [{ op: "write", value: 3 }, {}],
+      [{ op: "read" }, { value: 3 }],
+      [{ op: "cas", expected: 3, value: 4 }, { ok: true }],
+      [{ op: "cas", expected: 0, value: 1 }, undefined]
+    ])
+    expect(Linearizability.checkHistory(Register.model, history)._tag).toBe("Ok")
+    const stale = text + `\n{"client": 1, "op": "read", "output": 3, "call": 10, "return": 11}`
+    expect(Linearizability.checkHistory(Register.model, Either.getOrThrow(Register.decodeJsonl(stale)))._tag).toBe("Illegal")
+    const line = (fields: string) => errorOf(Register.decodeJsonl(`{"client": 0, "call": 0, "return": 1, ${fields}}`))
+    expect(line(`"op": "read"`)).toBe(`line 1: a read that returned needs a number "output"`)
+    expect(line(`"op": "write"`)).toBe(`line 1: write needs a "value"`)
+    expect(line(`"op": "cas", "value": 1`)).toBe(`line 1: cas needs "expected" and "value"`)
+    expect(line(`"op": "cas", "expected": 1, "value": 2, "output": 5`)).toBe(`line 1: a cas that returned needs "output": true or false`)
+    expect(line(`"op": "swap"`)).toBe(`line 1: "op": must be "read", "write" or "cas", not "swap"`)
+  })
+
+  it("queue: enqueue, dequeue (null: empty)", () => {
+    const text = [
+      `{"client": 0, "op": "enqueue", "value": 7, "call": 0, "return": 5}`,
+      `{"client": 1, "op": "dequeue", "output": 7, "call": 6, "return": 7}`,
+      `{"client": 1, "op": "dequeue", "output": null, "call": 8, "return": 9}`
+    ].join("\n")
+    const history = Either.getOrThrow(Queue.decodeJsonl(text))
+    expect(history.map((op) => op.output)).toEqual([{}, { value: 7 }, {}])
+    expect(Linearizability.checkHistory(Queue.model, history)._tag).toBe("Ok")
+    expect(errorOf(Queue.decodeJsonl(`{"client": 0, "op": "dequeue", "call": 0, "return": 1}`))).toBe(
+      `line 1: a dequeue that returned needs an "output" (null: the queue was empty)`
+    )
+    expect(errorOf(Queue.decodeJsonl(`{"client": 0, "op": "enqueue", "call": 0}`))).toBe(`line 1: enqueue needs a "value"`)
+  })
+
+  it("set: add, remove, contains, take (null: empty)", () => {
+    const text = [
+      `{"client": 0, "op": "add", "value": "a", "output": true, "call": 0, "return": 5}`,
+      `{"client": 1, "op": "contains", "value": "a", "output": true, "call": 6, "return": 7}`,
+      `{"client": 2, "op": "take", "output": "a", "call": 8, "return": 9}`,
+      `{"client": 2, "op": "take", "output": null, "call": 10, "return": 11}`
+    ].join("\n")
+    const history = Either.getOrThrow(SetModel.decodeJsonl(text))
+    expect(history.map((op) => op.output)).toEqual([{ ok: true }, { ok: true }, { value: "a" }, {}])
+    expect(Linearizability.checkHistory(SetModel.model, history)._tag).toBe("Ok")
+    expect(errorOf(SetModel.decodeJsonl(`{"client": 0, "op": "remove", "value": "a", "output": "x", "call": 0, "return": 1}`))).toBe(
+      `line 1: remove that returned needs "output": true or false`
+    )
+    expect(errorOf(SetModel.decodeJsonl(`{"client": 0, "op": "take", "value": "a", "call": 0}`))).toBe(`line 1: take takes no "value"`)
   })
 })
