@@ -57,8 +57,8 @@ describe("the package's entry points", () => {
     expect(main).toContain("KvClient")
     expect(main).toContain("Raft")
     expect(main).not.toContain("KvNode")
-    expect(main.length).toBe(24)
-    expect(namesOf("concord-dist/kv")).toEqual(["KvClient", "KvNode", "KvServer", "KvStateMachine"])
+    expect(main.length).toBe(31)
+    expect(namesOf("concord-dist/kv")).toEqual(["HttpKit", "KvClient", "KvNode", "KvServer", "KvStateMachine"])
     expect(namesOf("concord-dist/check")).toEqual([
       "CheckModel", "History", "HtmlView", "KvModel", "Linearizability", "QueueModel", "RegisterModel", "SetModel"
     ])
