@@ -16,103 +16,27 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Clock, Config, Console, Duration, Effect, Either, Option, Stream } from "effect"
+import { Clock, Config, Console, Duration, Effect, Either, Option } from "effect"
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
 import * as Limits from "../kv/Limits.js"
-import type * as Raft from "../raft/Raft.js"
-import * as RaftConfig from "../raft/RaftConfig.js"
 import { InvalidRequest } from "../replica/Messages.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { DEFAULT_ENDPOINTS, DEFAULT_PEERS, formatStatus, parseEndpoints, parsePeers, statuses } from "./internal/cluster.js"
+import { DEFAULT_ENDPOINTS, DEFAULT_PEERS, formatStatus, parseEndpoints, statuses } from "./internal/cluster.js"
 import { ExitCode, fail } from "./internal/exit.js"
-import { durationOption, integerOption, invalid, reason } from "./internal/flags.js"
+import { durationOption, reason } from "./internal/flags.js"
+import * as NodeServe from "./internal/serve.js"
+import { nodeFlags } from "./internal/serve.js"
 
 // -- serve -------------------------------------------------------------------------------------------
 
 const serve = Command.make(
   "serve",
-  {
-    id: Options.text("id").pipe(Options.withPseudoName("ID"), Options.withDescription("this node's id; must be one of --peers")),
-    peers: Options.text("peers").pipe(
-      Options.withPseudoName("ID=HOST:PORT,..."),
-      Options.withDefault(DEFAULT_PEERS),
-      Options.mapEffect((text) => Either.match(parsePeers(text), { onLeft: (m) => invalid(`--peers: ${m}`), onRight: Effect.succeed })),
-      Options.withDescription(
-        `every member, this node included; its own entry gives its Raft/KV port (default ${DEFAULT_PEERS})`
-      )
-    ),
-    data: Options.text("data").pipe(
-      Options.withPseudoName("DIR"),
-      Options.optional,
-      Options.withDescription("data directory (log, snapshots); one process at a time may use it (default ./data/<id>)")
-    ),
-    host: Options.text("host").pipe(
-      Options.withPseudoName("HOST"),
-      Options.withDefault("127.0.0.1"),
-      Options.withDescription("address to listen on, for Raft/KV and HTTP (default 127.0.0.1: this machine only)")
-    ),
-    httpPort: integerOption("http-port", {
-      min: 0,
-      max: 65535,
-      placeholder: "PORT",
-      description: "HTTP API port; 0 picks a free one (default: the Raft/KV port + 1000)"
-    }),
-    noHttp: Options.boolean("no-http").pipe(Options.withDescription("do not serve the HTTP API")),
-    cluster: Options.text("cluster").pipe(
-      Options.withPseudoName("NAME"),
-      Options.withDefault("concord"),
-      Options.withDescription("cluster name, recorded in the data directory so it cannot be used by another cluster (default concord)")
-    ),
-    electionTimeout: durationOption(
-      "election-timeout",
-      `${RaftConfig.deployment.electionTimeoutMs}ms`,
-      "Raft election timeout (randomized up to twice this)",
-      { positive: true }
-    ),
-    heartbeat: durationOption("heartbeat", `${RaftConfig.deployment.heartbeatIntervalMs}ms`, "Raft heartbeat interval; less than the election timeout", {
-      positive: true
-    }),
-    maxRaftState: integerOption("max-raft-state", {
-      min: -1,
-      fallback: RaftConfig.deployment.maxRaftStateBytes,
-      placeholder: "BYTES",
-      description: "snapshot when the Raft log reaches this many bytes; -1 never"
-    }),
-    exitWithStdin: Options.boolean("exit-with-stdin").pipe(
-      Options.withDescription(
-        "stop when stdin closes: `cluster up` and `demo` start their nodes so, and a node then ends with its " +
-          "launcher even when that is killed with SIGKILL"
-      )
-    )
-  },
+  nodeFlags({ defaultPeers: DEFAULT_PEERS, dataDefault: "./data/<id>", what: "Raft/KV" }),
   (o) =>
     Effect.gen(function*() {
-      if (o.exitWithStdin) {
-        // The launcher reads our stdout and stderr; once it is gone, writes to them fail with EPIPE,
-        // which must not crash the shutdown that follows (the lock file would stay behind).
-        process.stdout.on("error", () => {})
-        process.stderr.on("error", () => {})
-      }
-      if (o.peers[o.id] === undefined) {
-        return yield* fail("kv serve", ExitCode.BadInput, `--id ${o.id} is not among --peers (${Object.keys(o.peers).join(", ")})`)
-      }
-      if (Duration.greaterThanOrEqualTo(o.heartbeat, o.electionTimeout)) {
-        const [h, e] = [o.heartbeat, o.electionTimeout].map(Duration.format)
-        return yield* fail(
-          "kv serve",
-          ExitCode.BadInput,
-          `--heartbeat (${h}) must be less than --election-timeout (${e})`
-        )
-      }
-      const dataDir = Option.getOrElse(o.data, () => `./data/${o.id}`)
-      const ownPort = Number(o.peers[o.id]!.split(":").pop())
-      const httpPort = o.noHttp ? undefined : Option.getOrElse(o.httpPort, () => ownPort + 1000)
-      if (httpPort !== undefined && httpPort > 65535) {
-        const why = `the HTTP port (Raft/KV port + 1000 = ${httpPort}) is out of range; give --http-port`
-        return yield* fail("kv serve", ExitCode.BadInput, why)
-      }
+      const { dataDir, httpPort, raft } = yield* NodeServe.resolve("kv serve", o, (id) => `./data/${id}`)
       const node = yield* KvNode.make({
         id: o.id,
         peers: o.peers,
@@ -120,79 +44,20 @@ const serve = Command.make(
         clusterId: o.cluster,
         host: o.host,
         ...(httpPort === undefined ? {} : { httpPort }),
-        raft: {
-          electionTimeoutMs: Duration.toMillis(o.electionTimeout),
-          heartbeatIntervalMs: Duration.toMillis(o.heartbeat),
-          rpcTimeoutMs: RaftConfig.rpcTimeoutFor(Duration.toMillis(o.electionTimeout))
-        },
+        raft,
         kv: { maxRaftState: o.maxRaftState }
-      }).pipe(
-        Effect.catchTags({
-          ListenError: (e) => fail("kv serve", ExitCode.Failed, `${e.message} (another node or program uses that port?)`),
-          StorageError: (e) => fail("kv serve", ExitCode.Failed, e.message),
-          CorruptLog: (e) => fail("kv serve", ExitCode.Failed, e.message),
-          ServeError: (e) => fail("kv serve", ExitCode.Failed, `cannot serve HTTP on ${o.host}:${httpPort}: ${String(e.cause)}`)
-        })
-      )
-      yield* Console.log(
-        `concord kv serve: node ${o.id} of ${Object.keys(o.peers).join(",")} (cluster ${o.cluster}); ` +
+      }).pipe(Effect.catchTags(NodeServe.startErrors("kv serve", o.host, httpPort)))
+      yield* NodeServe.run(
+        "kv serve",
+        o,
+        node,
+        `node ${o.id} of ${Object.keys(o.peers).join(",")} (cluster ${o.cluster}); ` +
           `Raft/KV on ${node.address.host}:${node.address.port}` +
           (node.httpPort === undefined ? "" : `, HTTP on http://${o.host}:${node.httpPort}`) +
           `; data in ${dataDir}`
       )
-      yield* Effect.addFinalizer(() => Console.error(`concord kv serve: node ${o.id} stopped`))
-      yield* Effect.forkScoped(logEvents(node, o.peers))
-      if (!o.exitWithStdin) return yield* Effect.never
-      yield* stdinClosed
-      yield* Console.error(`concord kv serve: stdin closed (the process that started this node is gone); stopping`)
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run one node of a key/value cluster (stop it with Ctrl-C or SIGTERM)"))
-
-/**
- * Completes when stdin reaches its end. A launcher that gives its child a pipe as stdin and never
- * writes to it holds the pipe's only write end: when the launcher exits, however it dies, the kernel
- * closes that end and the child reads end-of-file.
- */
-const stdinClosed = Effect.async<void>((resume) => {
-  const done = () => resume(Effect.void)
-  process.stdin.once("end", done).once("close", done).once("error", done)
-  process.stdin.resume()
-  return Effect.sync(() => {
-    process.stdin.off("end", done).off("close", done).off("error", done)
-    process.stdin.pause()
-  })
-})
-
-/**
- * Logs what happens to this node (stderr), from its Raft event stream: leadership as it sees it,
- * peers that become unreachable or come back (a leader calls every follower each heartbeat), and
- * snapshots.
- */
-export const logEvents = (node: { readonly id: string; readonly raft: Raft.RaftShape }, peers: Record<string, string>) =>
-  Stream.runForEach(node.raft.events, (e) =>
-    Effect.gen(function*() {
-      const line = describeEvent(node.id, e, peers)
-      if (line === undefined) return
-      const t = new Date(yield* Clock.currentTimeMillis).toISOString().slice(11, 23)
-      yield* Console.error(`${t} ${node.id}: ${line}`)
-    }))
-
-const describeEvent = (self: string, e: Raft.RaftEvent, peers: Record<string, string>): string | undefined => {
-  switch (e._tag) {
-    case "LeaderChanged":
-      return e.leader === self ? undefined : e.leader === null ? `no leader (term ${e.term})` : `following ${e.leader} in term ${e.term}`
-    case "RoleChanged":
-      return e.role === "Leader" ? `leader in term ${e.term}` : undefined
-    case "PeerUnreachable":
-      return `peer ${e.peer} at ${peers[e.peer] ?? "?"} is unreachable (${e.detail})`
-    case "PeerReachable":
-      return `peer ${e.peer} at ${peers[e.peer] ?? "?"} is reachable again`
-    case "SnapshotTaken":
-      return `snapshot at index ${e.index} (${e.bytes} bytes); log compacted`
-    case "SnapshotInstalled":
-      return `installed the leader's snapshot at index ${e.index} (${e.bytes} bytes)`
-  }
-}
 
 // -- client verbs ------------------------------------------------------------------------------------
 

@@ -16,12 +16,13 @@ import * as App from "./internal/app.js"
 import { ExitCode, exitCodeOf } from "./internal/exit.js"
 import * as Kv from "./kv.js"
 import * as Mr from "./mr.js"
+import * as Shard from "./shard.js"
 
 const concord = App.make({
   description:
-    "fault-tolerant distributed systems on Effect: Raft, a key/value store, MapReduce, a linearizability checker",
+    "fault-tolerant distributed systems on Effect: Raft, a key/value store, a sharded key/value store, MapReduce, a linearizability checker",
   version: "0.1.0",
-  subcommands: [Kv.command, Cluster.command, Demo.command, Check.command, Mr.command]
+  subcommands: [Kv.command, Cluster.command, Shard.command, Demo.command, Check.command, Mr.command]
 })
 
 // A server stopped by SIGTERM (a service manager, `kill`) has shut down cleanly: exit 0. Ctrl-C keeps
