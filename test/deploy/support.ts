@@ -1,5 +1,5 @@
 /**
- * The harness of the deployment tests: `concord kv serve` processes on loopback, run from a fresh
+ * The harness of the deployment tests: `concord … serve` processes on loopback, run from a fresh
  * CLI bundle (as shipped), with file storage in a temp directory. Every wait is bounded; every
  * process is killed and the directory removed when the test file ends (`deployment()` registers it).
  */
@@ -25,11 +25,10 @@ export interface Server {
   readonly stderr: () => string
 }
 
-export const serve = (id: string, peers: string, dataDir: string, httpPort: number, extra: ReadonlyArray<string> = []) =>
+/** Starts `concord <args>` (a server) and waits for its listening line. */
+export const spawnServer = (id: string, args: ReadonlyArray<string>) =>
   new Promise<Server>((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle, "kv", "serve", "--id", id, "--peers", peers, "--data", dataDir, "--http-port", String(httpPort), ...extra], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = spawn(process.execPath, [bundle, ...args], { stdio: ["ignore", "pipe", "pipe"] })
     running.add(child)
     let err = ""
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d))
@@ -47,6 +46,10 @@ export const serve = (id: string, peers: string, dataDir: string, httpPort: numb
       reject(new Error(`${id} exited (${code}) while starting: ${err.trim()}`))
     })
   })
+
+/** A `concord kv serve` node. */
+export const serve = (id: string, peers: string, dataDir: string, httpPort: number, extra: ReadonlyArray<string> = []) =>
+  spawnServer(id, ["kv", "serve", "--id", id, "--peers", peers, "--data", dataDir, "--http-port", String(httpPort), ...extra])
 
 export const concord = (...args: ReadonlyArray<string>) =>
   spawnSync(process.execPath, [bundle, ...args], { encoding: "utf8", timeout: 30_000 })
