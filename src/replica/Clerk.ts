@@ -10,7 +10,7 @@
  * request (`InvalidRequest`, a sharded service's `WrongGroup`) ends the call: it is the answer.
  * @since 0.1.0
  */
-import { Duration, Effect, Random } from "effect"
+import { Data, Duration, Effect, Random } from "effect"
 import type { NotLeader } from "../raft/Messages.js"
 import { type AnyRequest, type Failure, type NodeId, type Success, Transport, type TransportError } from "../rpc/Transport.js"
 import { withoutStack } from "../internal/errors.js"
@@ -28,10 +28,22 @@ export interface Options {
 /** What a call ends with: the request's own failures, minus those the clerk retries. */
 export type Answer<Req> = Exclude<Failure<Req>, NotLeader | Retry>
 
+/** No server of the group answered within the rounds a caller allowed (`Clerk.callRounds`). */
+export class NoAnswer extends Data.TaggedError("NoAnswer")<{ readonly servers: ReadonlyArray<NodeId> }> {
+  override get message() {
+    return `no answer from any of ${this.servers.join(", ")}`
+  }
+}
+
 export interface Clerk {
   readonly servers: ReadonlyArray<NodeId>
   /** Sends `request` until a server answers it (success or a failure the clerk does not retry). */
   readonly call: <Req extends AnyRequest>(request: Req) => Effect.Effect<Success<Req>, Answer<Req>>
+  /**
+   * As `call`, but gives up with `NoAnswer` after `rounds` rounds in which every server failed (a
+   * caller that may have the wrong group, such as a sharded clerk, then learns the config again).
+   */
+  readonly callRounds: <Req extends AnyRequest>(request: Req, rounds: number) => Effect.Effect<Success<Req>, Answer<Req> | NoAnswer>
 }
 
 const isRetried = (e: unknown): e is NotLeader | Retry | TransportError => {
@@ -48,10 +60,10 @@ export const make = (options: Options): Effect.Effect<Clerk, never, Transport> =
     const callOptions = options.callTimeout === undefined ? undefined : { timeout: options.callTimeout }
     let leader = yield* Random.nextIntBetween(0, servers.length)
 
-    const call = <Req extends AnyRequest>(request: Req): Effect.Effect<Success<Req>, Answer<Req>> =>
+    const callRounds = <Req extends AnyRequest>(request: Req, rounds: number): Effect.Effect<Success<Req>, Answer<Req> | NoAnswer> =>
       Effect.suspend(() => {
         let failuresInARow = 0
-        const attempt: Effect.Effect<Success<Req>, Answer<Req>> = Effect.suspend(() =>
+        const attempt: Effect.Effect<Success<Req>, Answer<Req> | NoAnswer> = Effect.suspend(() =>
           transport.call(servers[leader]!, request, callOptions).pipe(
             Effect.catchIf(isRetried, (e) => {
               const hinted = e._tag === "NotLeader" && e.leaderHint !== null ? servers.indexOf(e.leaderHint) : -1
@@ -61,14 +73,18 @@ export const make = (options: Options): Effect.Effect<Clerk, never, Transport> =
               }
               leader = (leader + 1) % servers.length
               failuresInARow++
-              return failuresInARow % servers.length === 0 ? Effect.zipRight(Effect.sleep(pause), attempt) : attempt
+              if (failuresInARow % servers.length !== 0) return attempt
+              if (failuresInARow >= rounds * servers.length) return Effect.fail(new NoAnswer({ servers }))
+              return Effect.zipRight(Effect.sleep(pause), attempt)
             })
-          ) as Effect.Effect<Success<Req>, Answer<Req>>
+          ) as Effect.Effect<Success<Req>, Answer<Req> | NoAnswer>
         )
         return attempt
       })
+    const call = <Req extends AnyRequest>(request: Req) =>
+      callRounds(request, Infinity) as Effect.Effect<Success<Req>, Answer<Req>>
 
-    return { servers, call }
+    return { servers, call, callRounds }
   })
 
 /**

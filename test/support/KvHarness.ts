@@ -11,12 +11,7 @@
  * checker on it: `Unknown` (budget exhausted) fails the test here, and a failure writes the HTML view
  * of the history under test-output/ and names the file.
  */
-import { Clock, Effect, Exit, Random, Scope } from "effect"
-import { mkdirSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
-import * as Linearizability from "../../src/check/Linearizability.js"
-import * as HtmlView from "../../src/check/HtmlView.js"
-import * as KvModel from "../../src/check/models/Kv.js"
+import { Effect, Exit, Random, Scope } from "effect"
 import * as KvClient from "../../src/kv/KvClient.js"
 import * as KvServer from "../../src/kv/KvServer.js"
 import * as Raft from "../../src/raft/Raft.js"
@@ -26,6 +21,7 @@ import { Transport } from "../../src/rpc/Transport.js"
 import * as LogStorage from "../../src/raft/LogStorage.js"
 import * as MemoryStorage from "../../src/storage/MemoryStorage.js"
 import { connectEnds, randomName } from "./names.js"
+import { makeRecorder } from "./Recorder.js"
 import { simTest, type SimTestOptions, TestRun } from "./simTest.js"
 
 /** The tester's election-timeout constant (SPEC §3.2). */
@@ -38,9 +34,6 @@ export const ET = 1000
  * simulated time at all.
  */
 export const LATENCY_MS = [1, 5] as const
-
-/** Real-time budget of each linearizability check (the original's is 1 s, and a timeout passes there). */
-const CHECK_BUDGET_MS = 30_000
 
 export interface Options {
   readonly n: number
@@ -64,9 +57,7 @@ interface Server {
   readonly kv: KvServer.KvServerShape
 }
 
-export class Failed extends Error {
-  override readonly name = "Failed"
-}
+export { Failed } from "./Recorder.js"
 
 export const make = (options: Options) =>
   Effect.gen(function*() {
@@ -82,13 +73,9 @@ export const make = (options: Options) =>
     const saved: Array<MemoryStorage.MemoryStorage | undefined> = Array.from({ length: n }, () => undefined)
     const endnames: Array<Array<string>> = Array.from({ length: n }, () => [])
     const clerkEnds = new Map<string, Array<string>>()
-    const history: Array<KvModel.Operation> = []
-    let events = 0
-    let ops = 0
+    const recorder = makeRecorder(run, "kv")
+    const { history, record: recordAs } = recorder
     let clerkCount = 0
-
-    /** Time of an event: simulated time, made strict by an event counter (order within an instant). */
-    const stamp = Effect.map(Clock.currentTimeMillis, (ms) => ms * 1_000_000 + (events++ % 1_000_000))
 
     const startServer = (i: number) =>
       Effect.gen(function*() {
@@ -196,15 +183,7 @@ export const make = (options: Options) =>
         const client = yield* KvClient.make({ servers: order }).pipe(
           Effect.provideService(Transport, net.transport({ self: name, ends: map }))
         )
-        const record = <A>(cli: number, input: KvModel.KvInput, op: Effect.Effect<A>, output: (a: A) => KvModel.KvOutput) =>
-          Effect.gen(function*() {
-            const call = yield* stamp
-            const a = yield* op
-            const ret = yield* stamp
-            history.push({ clientId: cli, input, output: output(a), call, return: ret })
-            ops++
-            return a
-          })
+        const record = recordAs
         const clerk: Clerk = {
           name,
           // No deadline is given, so these retry forever and never fail.
@@ -228,21 +207,6 @@ export const make = (options: Options) =>
       let max = 0
       for (const s of saved) if (s !== undefined) max = Math.max(max, (yield* s.sizes).snapshotBytes)
       return max
-    })
-
-    /** Checks the recorded history; Illegal or Unknown fails, after writing the HTML view. */
-    const checkLinearizable = Effect.suspend(() => {
-      const result = Linearizability.checkHistory(KvModel.model, history, {
-        timeoutMs: CHECK_BUDGET_MS,
-        now: () => performance.now()
-      })
-      if (Linearizability.isOk(result)) return Effect.void
-      const dir = join(process.cwd(), "test-output", "kv")
-      mkdirSync(dir, { recursive: true })
-      const file = join(dir, `${run.name.replace(/[^A-Za-z0-9]+/g, "_")}-seed-${run.seed}.html`)
-      writeFileSync(file, HtmlView.render(KvModel.model, history, result, { title: `${run.name} (seed ${run.seed})` }))
-      const what = Linearizability.isIllegal(result) ? "history is not linearizable" : "linearizability check timed out"
-      return Effect.fail(new Failed(`${what}; view: ${file}\n${Linearizability.explain(KvModel.model, history, result)}`))
     })
 
     for (let i = 0; i < n; i++) yield* startServer(i)
@@ -276,8 +240,8 @@ export const make = (options: Options) =>
       logSize,
       snapshotSize,
       history,
-      opCount: () => ops,
-      checkLinearizable
+      opCount: recorder.opCount,
+      checkLinearizable: recorder.check
     }
   })
 
