@@ -25,6 +25,7 @@ import * as Progress from "../mapreduce/Progress.js"
 import * as Scheduler from "../mapreduce/Scheduler.js"
 import * as Sequential from "../mapreduce/Sequential.js"
 import * as Worker from "../mapreduce/Worker.js"
+import { isProcessAlive } from "../internal/process.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { selfCommand } from "./internal/children.js"
 import { Transport } from "../rpc/Transport.js"
@@ -103,13 +104,7 @@ const exitProcess = (code: number): Effect.Effect<never> =>
 const pidAlive = (id: string): Effect.Effect<boolean> =>
   Effect.sync(() => {
     const pid = Number(id)
-    if (!Number.isSafeInteger(pid) || pid <= 0) return true
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === "EPERM"
-    }
+    return !Number.isSafeInteger(pid) || pid <= 0 || isProcessAlive(pid)
   })
 
 const progressMode = (mode: "auto" | "bar" | "log" | "none"): Progress.Mode =>

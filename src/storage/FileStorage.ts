@@ -67,6 +67,7 @@ import {
   syncDirectory,
   writeFileAtomic
 } from "./internal/files.js"
+import { isProcessAlive } from "../internal/process.js"
 import { lockDirectory, type Self } from "./internal/lock.js"
 import { recover } from "./internal/recovery.js"
 import { encodeRecord, encodeSnapshotFile } from "./internal/record.js"
@@ -129,20 +130,8 @@ const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
 
 const hardStateRecord = (hardState: HardState) => encodeRecord({ _tag: "HardState", hardState })
 
-// This process, for the directory lock. `kill(pid, 0)` sends nothing: it fails with ESRCH when no such
-// process exists, and with EPERM when one does that belongs to another user.
-const self: Self = {
-  pid: process.pid,
-  host: os.hostname(),
-  isAlive: (pid) => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === "EPERM"
-    }
-  }
-}
+// This process, for the directory lock.
+const self: Self = { pid: process.pid, host: os.hostname(), isAlive: isProcessAlive }
 
 /**
  * Opens (recovering) or creates the storage in `options.dir`. The storage lives until the scope
