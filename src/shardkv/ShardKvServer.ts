@@ -22,6 +22,7 @@ import type { StorageError } from "../raft/LogStorage.js"
 import { NotLeader } from "../raft/Messages.js"
 import type { Raft } from "../raft/Raft.js"
 import * as Rsm from "../raft/ReplicatedStateMachine.js"
+import type { StateMachine } from "../raft/ReplicatedStateMachine.js"
 import * as Answer from "../replica/Answer.js"
 import * as Clerk from "../replica/Clerk.js"
 import { type InvalidRequest, Retry } from "../replica/Messages.js"
@@ -48,6 +49,11 @@ export interface Options {
   readonly limits?: Limits.Limits
   /** Member addresses to report in the status (a real deployment passes its peers map). */
   readonly peers?: Readonly<Record<string, string>>
+  /**
+   * The state machine to run; default `ShardStateMachine.machine(gid)`. For tests: a negative control
+   * runs a deliberately broken one and checks that the suite notices.
+   */
+  readonly machine?: StateMachine<Group.GroupState, Group.ShardCommand, Group.ShardResult>
 }
 
 export interface ShardKvServerShape {
@@ -64,7 +70,7 @@ export const make = (options: Options): Effect.Effect<ShardKvServerShape, Storag
   Effect.gen(function*() {
     const transport = yield* Transport
     const { gid } = options
-    const replica = yield* Rsm.make(Group.machine(gid), {
+    const replica = yield* Rsm.make(options.machine ?? Group.machine(gid), {
       command: Group.ShardCommand,
       snapshotLogBytes: options.maxRaftState < 0 ? -1 : Math.floor(options.maxRaftState * SNAPSHOT_AT)
     })

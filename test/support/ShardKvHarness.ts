@@ -25,7 +25,9 @@ export interface Options {
   readonly n: number
   readonly unreliable: boolean
   readonly maxraftstate: number
-  readonly server?: Partial<ShardKvServer.Options>
+  readonly server?: Partial<Omit<ShardKvServer.Options, "machine">>
+  /** A different state machine per group (a negative control's mutation). */
+  readonly machine?: (gid: number) => NonNullable<ShardKvServer.Options["machine"]>
 }
 
 export const GIDS = [100, 101, 102] as const
@@ -35,6 +37,8 @@ export const serverName = (gid: number, i: number) => `server-${gid}-${i}`
 /** A clerk whose operations are recorded (as the Go harness's Get/Put/Append wrappers). */
 export interface Clerk {
   readonly name: string
+  /** `ends[server]`: this clerk's end to that server or controller (for targeted faults). */
+  readonly ends: Readonly<Record<string, string>>
   readonly get: (key: string, cli?: number) => Effect.Effect<string>
   readonly put: (key: string, value: string, cli?: number) => Effect.Effect<void>
   readonly append: (key: string, value: string, cli?: number) => Effect.Effect<void>
@@ -59,7 +63,14 @@ export const make = (options: Options) =>
         net,
         ids: names[gi]!,
         others: [...ctrlers, ...everyServer.filter((s) => !names[gi]!.includes(s))],
-        service: () => ShardKvServer.make({ gid, ctrlers, maxRaftState: options.maxraftstate, ...options.server })
+        service: () =>
+          ShardKvServer.make({
+            gid,
+            ctrlers,
+            maxRaftState: options.maxraftstate,
+            ...options.server,
+            ...(options.machine === undefined ? {} : { machine: options.machine(gid) })
+          })
       })
       yield* group.startAll
       groups.push(group)
@@ -95,6 +106,7 @@ export const make = (options: Options) =>
         recorder.record(cli, input, Effect.orDie(op), output)
       const clerk: Clerk = {
         name,
+        ends,
         get: (key, cli = 0) => record(cli, { op: "get", key }, client.get(key), (value) => ({ value })),
         put: (key, value, cli = 0) => record(cli, { op: "put", key, value }, client.put(key, value), () => ({})),
         append: (key, value, cli = 0) => record(cli, { op: "append", key, value }, client.append(key, value), () => ({}))
