@@ -11,65 +11,17 @@
  * @since 0.1.0
  */
 import { Command, Options } from "@effect/cli"
-import { Clock, Deferred, Duration, Effect, Either, Fiber } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import * as KvClient from "../kv/KvClient.js"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { type Child, type ChildExit, describeExit, portFree } from "./internal/children.js"
-import { type Layout, layout, startNode, statuses, summary } from "./internal/cluster.js"
+import { type Child, portFree, supervise } from "./internal/children.js"
+import { layout, startNode, statuses, summary } from "./internal/cluster.js"
 import { ExitCode, fail as failWith } from "./internal/exit.js"
+import { makeConsole } from "./internal/console.js"
 import { integerOption } from "./internal/flags.js"
 
 const fail = (exitCode: number, message: string) => failWith("cluster up", exitCode, message)
-
-// A node that ran this long before exiting was healthy: its next failure starts the backoff afresh.
-const HEALTHY_MS = 10_000
-const MAX_BACKOFF_MS = 30_000
-
-/** The pause before restart number `failures` (1, 2, …) in a row of quick failures: 1 s, 2 s, 4 s, … 30 s. */
-export const backoffMs = (failures: number): number => Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1))
-
-/**
- * Runs node `id` for as long as the scope lasts: starts it, reports its first start (or first failure)
- * in `first`, and restarts it whenever it exits, saying so. Interrupting the fiber stops the node.
- */
-const supervise = (
-  l: Layout,
-  id: string,
-  host: string,
-  say: (line: string) => void,
-  first: Deferred.Deferred<Child, string>
-) =>
-  Effect.gen(function*() {
-    let failures = 0
-    for (let incarnation = 0; ; incarnation++) {
-      const started = yield* Clock.currentTimeMillis
-      const exit: ChildExit | undefined = yield* Effect.scoped(Effect.gen(function*() {
-        const child = yield* startNode(l, id, host, (node, line) => say(`[${node}] ${line}`))
-        const ready = yield* Effect.either(Deferred.await(child.ready).pipe(Effect.timeout("20 seconds")))
-        if (Either.isLeft(ready)) {
-          const why = "code" in ready.left ? describeExit(ready.left) : "did not start within 20 s"
-          if (incarnation === 0) {
-            yield* Deferred.fail(first, `node ${id} ${why}`)
-            return undefined
-          }
-          say(`[${id}] ${why}`)
-          // Not started in time: closing the scope stops it.
-          return "code" in ready.left ? ready.left : { code: null, signal: null, lastError: undefined }
-        }
-        if (incarnation === 0) yield* Deferred.succeed(first, child)
-        else say(`[${id}] restarted (pid ${child.process.pid})`)
-        const e = yield* Deferred.await(child.exited)
-        say(`[${id}] ${describeExit(e)}`)
-        return e
-      }))
-      if (exit === undefined) return
-      failures = (yield* Clock.currentTimeMillis) - started >= HEALTHY_MS ? 1 : failures + 1
-      const pause = backoffMs(failures)
-      say(`[${id}] restarting it in ${Duration.format(Duration.millis(pause))} (restart ${incarnation + 1})`)
-      yield* Effect.sleep(Duration.millis(pause))
-    }
-  })
 
 const up = Command.make(
   "up",
@@ -117,25 +69,17 @@ const up = Command.make(
           }
         }
       }
-      const tty = process.stdout.isTTY === true
-      let statusLine = ""
-      // The nodes' lines wait until the banner is out, so that it comes first.
-      let held: Array<string> | undefined = []
-      const print = (line: string) => {
-        if (held !== undefined) return void held.push(line)
-        if (tty && statusLine !== "") process.stdout.write("\r\x1b[2K")
-        process.stdout.write(line + "\n")
-        if (tty && statusLine !== "") process.stdout.write(statusLine)
-      }
+      const out = makeConsole()
+      const print = out.print
       const ids = Object.keys(l.peers)
       const firsts = yield* Effect.forEach(ids, () => Deferred.make<Child, string>())
-      yield* Effect.forEach(ids, (id, i) => Effect.forkScoped(supervise(l, id, o.host, print, firsts[i]!)), {
+      yield* Effect.forEach(ids, (id, i) => Effect.forkScoped(supervise(id, () => startNode(l, id, o.host, (node, line) => print(`[${node}] ${line}`)), print, firsts[i]!)), {
         discard: true
       })
       const children = yield* Effect.forEach(firsts, Deferred.await).pipe(
         Effect.catchAll((message) =>
           // What the nodes said before one failed explains it: show it, then the failure.
-          Effect.zipRight(Effect.sync(() => held?.forEach((line) => console.log(line))), fail(ExitCode.Failed, message))
+          Effect.zipRight(Effect.sync(out.dump), fail(ExitCode.Failed, message))
         )
       )
       const endpoints = Object.values(l.peers).join(",")
@@ -151,29 +95,19 @@ const up = Command.make(
       console.log(`  curl -X PUT --data-binary world http://${o.host}:${o.httpBasePort}/v1/kv/hello`)
       console.log(`  curl http://${o.host}:${o.httpBasePort}/v1/status`)
       console.log(`A node that exits is restarted. Ctrl-C stops the cluster.\n`)
-      const early = held
-      held = undefined
-      early.forEach(print)
+      out.release()
 
       const transport = yield* Tcp.make({ self: "concord-cluster", peers: l.peers, callTimeout: "1 second" })
       const client = yield* KvClient.make({ servers: ids }).pipe(Effect.provideService(Transport, transport))
       const watcher = yield* Effect.forkScoped(Effect.gen(function*() {
-        let last = ""
         for (;;) {
-          const line = summary(yield* statuses(client, ids))
-          if (tty) {
-            statusLine = `status: ${line}`
-            process.stdout.write(`\r\x1b[2K${statusLine}`)
-          } else if (line !== last) {
-            console.log(`status: ${line}`)
-          }
-          last = line
+          out.status(summary(yield* statuses(client, ids)))
           yield* Effect.sleep("500 millis")
         }
       }))
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
-          if (tty) process.stdout.write("\n")
+          out.end()
           console.log("stopping the cluster…")
         })
       )

@@ -6,6 +6,9 @@
  *   concord shard leave GID...
  *   concord shard move SHARD GID
  *   concord shard query [NUM]
+ *   concord shard serve --gid GID --id ID --peers ID=HOST:PORT,... [--ctrl ID=HOST:PORT,...] [--data DIR]
+ *   concord shard get KEY | put KEY VALUE | append KEY VALUE | del KEY | status   [--ctrl ...]
+ *   concord shard up [--groups 3] [--data ./data-shard]
  *
  * Exit codes as every command (internal/exit.ts): 0 done, 1 could not be done (no controller reachable
  * or no leader within --timeout, a port in use, a data directory in use or of another node), 3 bad input
@@ -14,16 +17,22 @@
  * @since 0.1.0
  */
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
-import { Console, Duration, Effect, Either } from "effect"
+import { Console, Deferred, Duration, Effect, Either, Fiber, Option } from "effect"
 import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
 import { type Config, type Gid, gids } from "../shardctrler/Config.js"
 import * as CtrlClient from "../shardctrler/CtrlClient.js"
 import * as CtrlNode from "../shardctrler/CtrlNode.js"
+import { type ShardNodeStatus, ShardStatus } from "../shardkv/Messages.js"
+import * as ShardKvClient from "../shardkv/ShardKvClient.js"
+import * as ShardKvNode from "../shardkv/ShardKvNode.js"
+import { type Child, portFree, spawnConcord, supervise } from "./internal/children.js"
+import { makeConsole } from "./internal/console.js"
 import { ADDRESS, parsePeers } from "./internal/cluster.js"
 import { ExitCode, fail } from "./internal/exit.js"
 import { choiceOption, durationOption, integerOption, invalid } from "./internal/flags.js"
 import * as NodeServe from "./internal/serve.js"
+import { fileOption, keyArg, readValue, valueArg } from "./internal/values.js"
 
 /** The embedded default controller cluster: three replicas on loopback (what `shard up` starts). */
 export const DEFAULT_CTRL = "c1=127.0.0.1:7101,c2=127.0.0.1:7102,c3=127.0.0.1:7103"
@@ -220,7 +229,250 @@ const query = Command.make(
     })
 ).pipe(Command.withDescription("print a config: shard → group, and the groups with their servers"))
 
+// -- shard serve -------------------------------------------------------------------------------------
+
+const serve = Command.make(
+  "serve",
+  {
+    gid: integerOption("gid", { min: 1, max: 2 ** 31, placeholder: "GID", description: "this replica's group" }),
+    ...NodeServe.nodeFlags({ dataDefault: "./data/g<GID>-<id>", what: "group" }),
+    ctrl: ctrlOption
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const command = "shard serve"
+      if (Option.isNone(o.gid)) return yield* fail(command, ExitCode.BadInput, "--gid is required: the group this replica serves")
+      const gid = o.gid.value
+      const { dataDir, httpPort, raft } = yield* NodeServe.resolve(command, o, (id) => `./data/g${gid}-${id}`)
+      const node = yield* ShardKvNode.make({
+        gid,
+        id: o.id,
+        peers: o.peers,
+        ctrl: o.ctrl,
+        dataDir,
+        clusterId: o.cluster,
+        host: o.host,
+        ...(httpPort === undefined ? {} : { httpPort }),
+        raft,
+        server: { maxRaftState: o.maxRaftState }
+      }).pipe(Effect.catchTags(NodeServe.startErrors(command, o.host, httpPort)))
+      yield* NodeServe.run(
+        command,
+        o,
+        node,
+        `replica ${o.id} of group ${gid} (${Object.keys(o.peers).join(",")}, cluster ${o.cluster}); ` +
+          `on ${node.address.host}:${node.address.port}` +
+          (node.httpPort === undefined ? "" : `, HTTP on http://${o.host}:${node.httpPort}`) +
+          `; controllers ${Object.values(o.ctrl).join(",")}; data in ${dataDir}`
+      )
+    }).pipe(Effect.scoped)
+).pipe(Command.withDescription("run one replica of a group of the sharded key/value service (stop it with Ctrl-C or SIGTERM)"))
+
+// -- client verbs ------------------------------------------------------------------------------------
+
+/** Runs `use` with a sharded client over TCP, turning a timeout or a refusal into a one-line error. */
+const withShards = <A>(
+  command: string,
+  o: { readonly ctrl: Record<string, string>; readonly timeout: Duration.Duration },
+  use: (c: ShardKvClient.ShardKvClientShape, options: ShardKvClient.OperationOptions) => Effect.Effect<A, ShardKvClient.KvError>
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const transport = yield* Tcp.make({ self: "concord-cli", peers: o.ctrl, callTimeout: "1 second" })
+    const client = yield* ShardKvClient.make({ ctrlers: Object.keys(o.ctrl), callTimeout: "1 second" }).pipe(
+      Effect.provideService(Transport, transport)
+    )
+    return yield* use(client, { timeout: o.timeout })
+  })).pipe(
+    Effect.catchTags({
+      InvalidRequest: (e) => fail(`shard ${command}`, ExitCode.BadInput, e.message),
+      KvTimeout: (e) =>
+        fail(`shard ${command}`, ExitCode.Failed, `${e.message}: no group answered (is the cluster up? has it a group for the key's shard?)`)
+    })
+  )
+
+const get = Command.make("get", { ctrl: ctrlOption, timeout: timeoutOption, key: keyArg }, (o) =>
+  withShards("get", o, (c, options) => Effect.flatMap(c.get(o.key, options), Console.log))
+).pipe(Command.withDescription("print the value of KEY (empty if it has none)"))
+
+const del = Command.make("del", { ctrl: ctrlOption, timeout: timeoutOption, key: keyArg }, (o) =>
+  withShards("del", o, (c, options) => Effect.zipRight(c.delete(o.key, options), Console.log("OK")))
+).pipe(Command.withDescription("delete KEY"))
+
+const write = (name: "put" | "append", description: string) =>
+  Command.make(name, { ctrl: ctrlOption, timeout: timeoutOption, file: fileOption, key: keyArg, value: valueArg }, (o) =>
+    Effect.flatMap(readValue(`shard ${name}`, o.value, o.file), (value) =>
+      withShards(name, o, (c, options) => Effect.zipRight(c[name](o.key, value, options), Console.log("OK"))))
+  ).pipe(Command.withDescription(description))
+
+const put = write("put", "set KEY to VALUE (or to stdin with -, or to a file's contents with --file)")
+const append = write("append", "append VALUE (or stdin with -, or a file's contents with --file) to KEY's value")
+
+/** Every replica of every group of `config`: its status, or undefined if it did not answer. */
+export const groupStatuses = (transport: Transport["Type"], config: Config) =>
+  Effect.forEach(gids(config), (gid) =>
+    Effect.forEach(config.groups.get(gid)!, (server) =>
+      Effect.map(Effect.either(transport.call(server, new ShardStatus({}, true))), (r) => ({ gid, server, status: Either.getOrUndefined(r) })), {
+      concurrency: "unbounded"
+    }), { concurrency: "unbounded" }).pipe(Effect.map((rows) => rows.flat()))
+
+const countStates = (shards: Readonly<Record<string, string>>) => {
+  const n = { serving: 0, pulling: 0, sending: 0 }
+  for (const s of Object.values(shards)) n[s as keyof typeof n]++
+  return n
+}
+
+/** The `shard status` table: a row per replica. */
+export const formatGroups = (config: Config, rows: ReadonlyArray<{ gid: Gid; server: string; status: ShardNodeStatus | undefined }>) => {
+  const header = ["group", "replica", "address", "role", "term", "config", "serving", "pulling", "sending", "keys", "data bytes"]
+  const lines = rows.map(({ gid, server, status: st }) => {
+    if (st === undefined) return [String(gid), "", server, "unreachable", "", "", "", "", "", "", ""]
+    const n = countStates(st.shards)
+    return [String(gid), st.id, server, st.role, String(st.term), String(st.config), String(n.serving), String(n.pulling), String(n.sending), String(st.keys), String(st.dataBytes)]
+  })
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
+  return [`config ${config.num} (from the controller)`, ...[header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd())].join("\n")
+}
+
+const status = Command.make("status", { ctrl: ctrlOption, timeout: timeoutOption }, (o) =>
+  Effect.gen(function*() {
+    const config = yield* withCtrl("status", o, (client, options) => client.query(-1, options))
+    const rows = yield* Effect.scoped(Effect.flatMap(Tcp.make({ self: "concord-cli", callTimeout: "1 second" }), (t) => groupStatuses(t, config)))
+    yield* Console.log(formatGroups(config, rows))
+  })).pipe(Command.withDescription("show every replica of every joined group: role, config, shards serving/pulling/sending, data held"))
+
+// -- shard up ----------------------------------------------------------------------------------------
+
+/** The local sharded cluster of `shard up`: where each controller and replica listens and keeps its data. */
+export const shardLayout = (groups: number, host: string, data: string) => {
+  const ctrl: Record<string, string> = {}
+  for (let i = 1; i <= 3; i++) ctrl[`c${i}`] = `${host}:${7100 + i}`
+  const gidsOf = Array.from({ length: groups }, (_, k) => 100 + k)
+  const members = gidsOf.map((gid, k) => {
+    const peers: Record<string, string> = {}
+    for (let i = 1; i <= 3; i++) peers[`n${i}`] = `${host}:${7200 + 10 * k + i}`
+    return { gid, peers }
+  })
+  return { ctrl, groups: members, data }
+}
+
+const peersText = (peers: Record<string, string>) => Object.entries(peers).map(([id, a]) => `${id}=${a}`).join(",")
+
+const up = Command.make(
+  "up",
+  {
+    groups: integerOption("groups", { min: 1, max: 9, fallback: 3, description: "replica groups of 3 replicas each (gids 100, 101, ...)" }),
+    data: Options.text("data").pipe(
+      Options.withPseudoName("DIR"),
+      Options.withDefault("./data-shard"),
+      Options.withDescription("data directory: <data>/ctrl-c<i> and <data>/g<gid>-n<i> (default ./data-shard)")
+    ),
+    host: Options.text("host").pipe(Options.withPseudoName("HOST"), Options.withDefault("127.0.0.1"), Options.withDescription("address to bind (default 127.0.0.1)"))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const l = shardLayout(o.groups, o.host, o.data)
+      const ports = [...Object.values(l.ctrl), ...l.groups.flatMap((g) => Object.values(g.peers))].map((a) => Number(a.split(":").pop()))
+      for (const port of ports.flatMap((p) => [p, p + 1000])) {
+        if (!(yield* portFree(o.host, port))) {
+          return yield* fail("shard up", ExitCode.Failed, `port ${port} on ${o.host} is in use (a sharded cluster already running?)`)
+        }
+      }
+      const out = makeConsole()
+      const children: Array<{ readonly name: string; readonly args: ReadonlyArray<string> }> = [
+        ...Object.keys(l.ctrl).map((id) => ({
+          name: `ctrl-${id}`,
+          args: ["shard", "ctrl", "serve", "--id", id, "--peers", peersText(l.ctrl), "--data", `${o.data}/ctrl-${id}`, "--host", o.host, "--exit-with-stdin"]
+        })),
+        ...l.groups.flatMap(({ gid, peers }) =>
+          Object.keys(peers).map((id) => ({
+            name: `g${gid}-${id}`,
+            args: [
+              "shard", "serve", "--gid", String(gid), "--id", id, "--peers", peersText(peers), "--ctrl", peersText(l.ctrl),
+              "--data", `${o.data}/g${gid}-${id}`, "--host", o.host, "--exit-with-stdin"
+            ]
+          })))
+      ]
+      const firsts = yield* Effect.forEach(children, () => Deferred.make<Child, string>())
+      yield* Effect.forEach(children, (c, i) =>
+        Effect.forkScoped(supervise(c.name, () => spawnConcord(c.name, c.args, (line) => out.print(`[${c.name}] ${line}`)), out.print, firsts[i]!)), {
+        discard: true
+      })
+      yield* Effect.forEach(firsts, Deferred.await).pipe(
+        Effect.catchAll((message) => Effect.zipRight(Effect.sync(out.dump), fail("shard up", ExitCode.Failed, message)))
+      )
+      // The groups join (a restarted `shard up` finds them joined already).
+      const transport = yield* Tcp.make({ self: "concord-shard-up", peers: l.ctrl, callTimeout: "1 second" })
+      const ctrlClient = yield* CtrlClient.make({ servers: Object.keys(l.ctrl) }).pipe(Effect.provideService(Transport, transport))
+      const latest = yield* ctrlClient.query(-1, { timeout: "20 seconds" }).pipe(
+        Effect.catchAll((e) => fail("shard up", ExitCode.Failed, `the controllers did not answer: ${e.message}`))
+      )
+      const toJoin = l.groups.filter((g) => !latest.groups.has(g.gid))
+      if (toJoin.length > 0) {
+        yield* ctrlClient.join(new Map(toJoin.map((g) => [g.gid, Object.values(g.peers)] as const)), { timeout: "20 seconds" }).pipe(
+          Effect.catchAll((e) => fail("shard up", ExitCode.Failed, `could not join the groups: ${e.message}`))
+        )
+      }
+      console.log(`\nConcord sharded key/value cluster: 3 controllers, ${o.groups} group${o.groups > 1 ? "s" : ""} of 3, data in ${o.data}`)
+      for (const [id, a] of Object.entries(l.ctrl)) {
+        console.log(`  controller ${id}  ${a}   HTTP http://${o.host}:${Number(a.split(":").pop()) + 1000}`)
+      }
+      for (const g of l.groups) {
+        for (const [id, a] of Object.entries(g.peers)) {
+          console.log(`  group ${g.gid} ${id}  ${a}   HTTP http://${o.host}:${Number(a.split(":").pop()) + 1000}`)
+        }
+      }
+      const firstHttp = Number(Object.values(l.groups[0]!.peers)[0]!.split(":").pop()) + 1000
+      console.log(`\nIn another terminal, in this checkout:`)
+      console.log(`  npx concord shard put hello world`)
+      console.log(`  npx concord shard get hello`)
+      console.log(`  npx concord shard query`)
+      console.log(`  curl -X PUT --data-binary world http://${o.host}:${firstHttp}/v1/kv/hello   # any replica takes any key`)
+      console.log(`  curl http://${o.host}:${firstHttp}/v1/status`)
+      console.log(`A process that exits is restarted. Ctrl-C stops the cluster.\n`)
+      out.release()
+
+      const watcher = yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+        const config = yield* Effect.option(ctrlClient.query(-1, { timeout: "1 second" }))
+        if (config._tag === "Some") {
+          const rows = yield* groupStatuses(transport, config.value)
+          out.status(shardSummary(config.value, rows))
+        } else out.status("no controller leader")
+        yield* Effect.sleep("500 millis")
+      })))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          out.end()
+          console.log("stopping the cluster…")
+        })
+      )
+      yield* Fiber.join(watcher)
+    }).pipe(Effect.scoped)
+).pipe(Command.withDescription("run a local sharded key/value cluster (3 controllers, groups of 3) as child processes; Ctrl-C stops it"))
+
+/** The status line of `shard up`: config, shards per group, migrations in progress. */
+export const shardSummary = (config: Config, rows: ReadonlyArray<{ gid: Gid; status: ShardNodeStatus | undefined }>) => {
+  const perGroup = gids(config).map((g) => `${g}:${config.shards.filter((x) => x === g).length}`).join(" ")
+  let pulling = 0
+  let sending = 0
+  let behind = 0
+  for (const g of gids(config)) {
+    const leader = rows.find((r) => r.gid === g && r.status?.role === "Leader")?.status
+    if (leader === undefined) continue
+    const n = countStates(leader.shards)
+    pulling += n.pulling
+    sending += n.sending
+    if (leader.config < config.num) behind++
+  }
+  const up = rows.filter((r) => r.status !== undefined).length
+  const moving = pulling + sending > 0
+    ? `migrating: ${pulling} pulling, ${sending} sending`
+    : behind > 0
+    ? `${behind} group${behind > 1 ? "s" : ""} adopting config ${config.num}`
+    : "no migration"
+  return `config ${config.num} · shards ${perGroup || "none"} · ${moving} · ${up}/${rows.length} replicas up`
+}
+
 export const command = Command.make("shard").pipe(
   Command.withDescription("the sharded key/value service: its controller, its groups, and their admin"),
-  Command.withSubcommands([ctrl, join, leave, move, query])
+  Command.withSubcommands([ctrl, serve, join, leave, move, query, get, put, append, del, status, up])
 )

@@ -40,18 +40,31 @@ export interface Options {
   readonly clients?: number
 }
 
-/** Serves the HTTP API in the current scope; returns the bound port. */
-export const serve = (
-  kv: KvServerShape,
-  options: Options
+/** What the key/value routes need of a client: the operations of `KvClient` (and of `ShardKvClient`). */
+export type KvLike = Pick<KvClient.KvClientShape, "get" | "put" | "append" | "delete" | "forward">
+
+/** A key/value HTTP API's backend: how to make forwarding clients, and this node's own answers. */
+export interface Backend {
+  /** A client that forwards to whichever servers can answer (made `clients` times, pooled). */
+  readonly client: Effect.Effect<KvLike, never, Transport>
+  /** `GET /v1/status`. */
+  readonly status: Effect.Effect<object>
+  /** `GET /v1/kv/{key}?consistency=local`: this node's own copy. */
+  readonly local: (key: string) => Effect.Effect<object>
+}
+
+/** Serves the key/value routes for `backend` in the current scope; returns the bound port. */
+export const serveBackend = (
+  backend: Backend,
+  options: Omit<Options, "servers">
 ): Effect.Effect<{ readonly port: number }, HttpServerError.ServeError, Transport | Scope.Scope> =>
   Effect.gen(function*() {
     const limits = options.limits ?? Limits.defaults
-    const withClient = yield* HttpKit.forwarding(
-      KvClient.make({ servers: options.servers, callTimeout: "2 seconds", limits }),
-      { size: options.clients ?? 32, timeoutMs: options.requestTimeoutMs ?? 5000 }
-    )
-    const forward = <A>(f: (c: KvClient.KvClientShape) => Effect.Effect<A, KvClient.KvError>) =>
+    const withClient = yield* HttpKit.forwarding(backend.client, {
+      size: options.clients ?? 32,
+      timeoutMs: options.requestTimeoutMs ?? 5000
+    })
+    const forward = <A>(f: (c: KvLike) => Effect.Effect<A, KvClient.KvError>) =>
       withClient(f).pipe(Effect.catchTag("InvalidRequest", (e) => Effect.fail(HttpKit.fromInvalid(e))))
 
     const write = (request: HttpServerRequest.HttpServerRequest, op: "put" | "append" | "delete", key: string) =>
@@ -72,7 +85,7 @@ export const serve = (
       const path = url.pathname
       if (path === "/v1/status") {
         if (request.method !== "GET") return yield* HttpKit.reject("method_not_allowed", "use GET /v1/status")
-        return HttpKit.json({ ...(yield* kv.status) })
+        return HttpKit.json({ ...(yield* backend.status) })
       }
       if (!path.startsWith("/v1/kv/")) return yield* HttpKit.reject("not_found", `no such resource: ${path.slice(0, 100)}`)
       const rest = path.slice("/v1/kv/".length)
@@ -84,10 +97,7 @@ export const serve = (
       }
       switch (request.method) {
         case "GET": {
-          if (url.searchParams.get("consistency") === "local") {
-            const local = yield* kv.replica.local
-            return HttpKit.json({ key, value: Kv.get(local.state, key), applied: local.applied })
-          }
+          if (url.searchParams.get("consistency") === "local") return HttpKit.json(yield* backend.local(key))
           const value = yield* forward((c) => c.get(key))
           return HttpKit.json({ key, value })
         }
@@ -105,3 +115,14 @@ export const serve = (
       port: options.port
     })
   })
+
+/** Serves the key/value service's HTTP API in the current scope; returns the bound port. */
+export const serve = (
+  kv: KvServerShape,
+  options: Options
+): Effect.Effect<{ readonly port: number }, HttpServerError.ServeError, Transport | Scope.Scope> =>
+  serveBackend({
+    client: KvClient.make({ servers: options.servers, callTimeout: "2 seconds", limits: options.limits ?? Limits.defaults }),
+    status: kv.status,
+    local: (key) => Effect.map(kv.replica.local, (local) => ({ key, value: Kv.get(local.state, key), applied: local.applied }))
+  }, options)

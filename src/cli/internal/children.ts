@@ -10,7 +10,7 @@
  * reaches only this process, which then stops them in order rather than all at once.
  * @internal
  */
-import { Deferred, Effect, type Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 
@@ -119,4 +119,52 @@ export const freePort = (host = "127.0.0.1"): Effect.Effect<number> =>
       const port = (server.address() as net.AddressInfo).port
       server.close(() => resume(Effect.succeed(port)))
     })
+  })
+
+// A node that ran this long before exiting was healthy: its next failure starts the backoff afresh.
+const HEALTHY_MS = 10_000
+const MAX_BACKOFF_MS = 30_000
+
+/** The pause before restart number `failures` (1, 2, …) in a row of quick failures: 1 s, 2 s, 4 s, … 30 s. */
+export const backoffMs = (failures: number): number => Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1))
+
+/**
+ * Runs child `id` (made by `start`) for as long as the scope lasts: starts it, reports its first start (or first failure)
+ * in `first`, and restarts it whenever it exits, saying so. Interrupting the fiber stops the node.
+ */
+export const supervise = (
+  id: string,
+  start: () => Effect.Effect<Child, never, Scope.Scope>,
+  say: (line: string) => void,
+  first: Deferred.Deferred<Child, string>
+) =>
+  Effect.gen(function*() {
+    let failures = 0
+    for (let incarnation = 0; ; incarnation++) {
+      const started = yield* Clock.currentTimeMillis
+      const exit: ChildExit | undefined = yield* Effect.scoped(Effect.gen(function*() {
+        const child = yield* start()
+        const ready = yield* Effect.either(Deferred.await(child.ready).pipe(Effect.timeout("20 seconds")))
+        if (Either.isLeft(ready)) {
+          const why = "code" in ready.left ? describeExit(ready.left) : "did not start within 20 s"
+          if (incarnation === 0) {
+            yield* Deferred.fail(first, `node ${id} ${why}`)
+            return undefined
+          }
+          say(`[${id}] ${why}`)
+          // Not started in time: closing the scope stops it.
+          return "code" in ready.left ? ready.left : { code: null, signal: null, lastError: undefined }
+        }
+        if (incarnation === 0) yield* Deferred.succeed(first, child)
+        else say(`[${id}] restarted (pid ${child.process.pid})`)
+        const e = yield* Deferred.await(child.exited)
+        say(`[${id}] ${describeExit(e)}`)
+        return e
+      }))
+      if (exit === undefined) return
+      failures = (yield* Clock.currentTimeMillis) - started >= HEALTHY_MS ? 1 : failures + 1
+      const pause = backoffMs(failures)
+      say(`[${id}] restarting it in ${Duration.format(Duration.millis(pause))} (restart ${incarnation + 1})`)
+      yield* Effect.sleep(Duration.millis(pause))
+    }
   })

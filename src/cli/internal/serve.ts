@@ -13,13 +13,16 @@ import { ExitCode, fail } from "./exit.js"
 import { durationOption, integerOption, invalid } from "./flags.js"
 
 /** The flags of a node. `what` names its port ("Raft/KV"); `dataDefault` describes the data default. */
-export const nodeFlags = (o: { readonly defaultPeers: string; readonly dataDefault: string; readonly what: string }) => ({
+export const nodeFlags = (o: { readonly defaultPeers?: string; readonly dataDefault: string; readonly what: string }) => ({
   id: Options.text("id").pipe(Options.withPseudoName("ID"), Options.withDescription("this node's id; must be one of --peers")),
   peers: Options.text("peers").pipe(
     Options.withPseudoName("ID=HOST:PORT,..."),
-    Options.withDefault(o.defaultPeers),
+    (p) => (o.defaultPeers === undefined ? p : Options.withDefault(p, o.defaultPeers)),
     Options.mapEffect((text) => Either.match(parsePeers(text), { onLeft: (m) => invalid(`--peers: ${m}`), onRight: Effect.succeed })),
-    Options.withDescription(`every member, this node included; its own entry gives its ${o.what} port (default ${o.defaultPeers})`)
+    Options.withDescription(
+      `every member, this node included; its own entry gives its ${o.what} port` +
+        (o.defaultPeers === undefined ? "" : ` (default ${o.defaultPeers})`)
+    )
   ),
   data: Options.text("data").pipe(
     Options.withPseudoName("DIR"),

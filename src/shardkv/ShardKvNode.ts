@@ -1,0 +1,81 @@
+/**
+ * One real replica of one group of the sharded key/value service: TCP, file storage, Raft, a
+ * `ShardKvServer` and (optionally) the HTTP API, in one Scope. This is what `concord shard serve` runs.
+ *
+ * The HTTP API has the key/value service's routes, semantics, headers and error codes; any replica
+ * accepts any key and forwards it to the group that serves the key's shard (a pool of
+ * `ShardKvClient`s that follow the configs), so a client needs one address, as with `mongos`.
+ * @since 0.1.0
+ */
+import type { FileSystem, HttpServerError } from "@effect/platform"
+import { Effect, type Scope } from "effect"
+import * as HttpApi from "../kv/HttpApi.js"
+import type { CorruptLog, StorageError } from "../raft/LogStorage.js"
+import type * as Raft from "../raft/Raft.js"
+import * as ReplicaNode from "../replica/ReplicaNode.js"
+import type * as Tcp from "../rpc/Tcp.js"
+import { Transport } from "../rpc/Transport.js"
+import type { Gid } from "../shardctrler/Config.js"
+import * as ShardKvClient from "./ShardKvClient.js"
+import * as ShardKvServer from "./ShardKvServer.js"
+import * as Group from "./ShardStateMachine.js"
+
+export interface Options extends ReplicaNode.Options {
+  readonly gid: Gid
+  /** The controller replicas: id → host:port. */
+  readonly ctrl: Readonly<Record<string, string>>
+  /** Serve the HTTP/JSON API on this port (0: any free port); omit for none. */
+  readonly httpPort?: number
+  readonly server?: Partial<Omit<ShardKvServer.Options, "gid" | "ctrlers">>
+}
+
+export interface ShardKvNode {
+  readonly id: string
+  readonly gid: Gid
+  readonly address: { readonly host: string; readonly port: number }
+  readonly raft: Raft.RaftShape
+  readonly server: ShardKvServer.ShardKvServerShape
+  readonly transport: Tcp.TcpTransport
+  readonly httpPort: number | undefined
+}
+
+export const make = (
+  options: Options
+): Effect.Effect<
+  ShardKvNode,
+  Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
+  FileSystem.FileSystem | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const ctrlers = Object.keys(options.ctrl)
+    const node = yield* ReplicaNode.make(
+      { ...options, others: { ...options.others, ...options.ctrl } },
+      ShardKvServer.make({
+        gid: options.gid,
+        ctrlers,
+        maxRaftState: options.server?.maxRaftState ?? 8 * 1024 * 1024,
+        peers: options.peers,
+        ...options.server
+      })
+    )
+    const server = node.service
+    const http = options.httpPort === undefined ? undefined : yield* HttpApi.serveBackend({
+      client: ShardKvClient.make({ ctrlers, callTimeout: "2 seconds" }),
+      status: server.status,
+      local: (key) =>
+        Effect.map(server.replica.local, ({ state, applied }) => {
+          const shard = Group.shardOf(state, key)
+          const held = shard === undefined ? undefined : state.shards.get(shard)
+          return { key, value: held?.data.get(key) ?? "", shard: shard ?? null, state: held?.status ?? null, applied }
+        })
+    }, { host: options.host ?? "127.0.0.1", port: options.httpPort }).pipe(Effect.provideService(Transport, node.transport))
+    return {
+      id: node.id,
+      gid: options.gid,
+      address: node.address,
+      raft: node.raft,
+      server,
+      transport: node.transport,
+      httpPort: http?.port
+    }
+  })
