@@ -19,6 +19,7 @@ import { Transport } from "../rpc/Transport.js"
 import { describeExit, freePort, stop } from "./internal/children.js"
 import { layout, startNode, startNodes, statuses } from "./internal/cluster.js"
 import { ExitCode, exitWith, fail } from "./internal/exit.js"
+import * as DemoShard from "./demoShard.js"
 import { integerOption } from "./internal/flags.js"
 
 const now = () => performance.now()
@@ -34,12 +35,16 @@ const demo = Command.make(
   {
     operations: integerOption("operations", { min: 1, max: 1_000_000, fallback: 3000, description: "operations in the load phase" }),
     clients: integerOption("clients", { min: 1, max: 1000, fallback: 16, description: "concurrent clients" }),
-    keep: Options.boolean("keep-data").pipe(Options.withDescription("keep the data directory (printed at the end)"))
+    keep: Options.boolean("keep-data").pipe(Options.withDescription("keep the data directory (printed at the end)")),
+    shard: Options.boolean("shard").pipe(
+      Options.withDescription("tour a sharded cluster instead: 3 controllers, 3 groups, shards migrating under load")
+    )
   },
   (o) =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const dir = o.keep ? yield* fs.makeTempDirectory({ prefix: "concord-demo-" }) : yield* fs.makeTempDirectoryScoped({ prefix: "concord-demo-" })
+      if (o.shard) return yield* DemoShard.run({ dir, clients: o.clients, keep: o.keep })
       const host = "127.0.0.1"
       const ports = yield* Effect.forEach(Array.from({ length: 6 }), () => freePort(host))
       const l = layout(3, host, 0, 0, dir)
