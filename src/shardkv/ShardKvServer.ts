@@ -16,7 +16,7 @@
  * Snapshots bound the log as in the key/value service (`maxRaftState`).
  * @since 0.1.0
  */
-import { Effect, Either, type Scope } from "effect"
+import { Effect, Either, Fiber, type Scope } from "effect"
 import * as Limits from "../kv/Limits.js"
 import type { StorageError } from "../raft/LogStorage.js"
 import { NotLeader } from "../raft/Messages.js"
@@ -44,7 +44,7 @@ export interface Options {
   readonly requestTimeoutMs?: number
   /** How often the leader asks the controller for the next config. Default 100 ms. */
   readonly pollIntervalMs?: number
-  /** Largest page of a shard's data sent in one `PullShard` answer (and one log entry). Default 256 KiB. */
+  /** Largest page of a shard's data sent in one `PullShard` answer (and one log entry). Default 1 MiB. */
   readonly pageBytes?: number
   readonly limits?: Limits.Limits
   /** Member addresses to report in the status (a real deployment passes its peers map). */
@@ -77,7 +77,7 @@ export const make = (options: Options): Effect.Effect<ShardKvServerShape, Storag
     const answer = yield* Answer.make(options.requestTimeoutMs ?? 1000)
     const limits = options.limits ?? Limits.defaults
     const pollMs = options.pollIntervalMs ?? 100
-    const pageBytes = options.pageBytes ?? 256 * 1024
+    const pageBytes = options.pageBytes ?? 1024 * 1024
     const provide = Effect.provideService(Transport, transport)
     const ctrl = yield* provide(CtrlClient.make({ servers: options.ctrlers, retryPause: "20 millis" }))
 
@@ -109,19 +109,25 @@ export const make = (options: Options): Effect.Effect<ShardKvServerShape, Storag
       if (next._tag === "Some" && next.value.num === state.config.num + 1) yield* propose({ _tag: "Config", config: toWire(next.value) })
     }))
 
-    // Shards gained: pulled page by page from their previous owners.
+    // Shards gained: pulled page by page from their previous owners. The next page is fetched while
+    // the current one goes through the log, so a large shard moves at the pace of the slower of the two.
     const pullOne = (num: number, shard: number) =>
       Effect.gen(function*() {
+        const start = (yield* local).shards.get(shard)
+        if (start?.status !== "pulling" || start.from === undefined) return
+        const clerk = yield* clerkOf(start.from.servers)
+        const fetch = (from: number) => Effect.fork(clerk.callRounds(new PullShard({ num, shard, from }, true), 1))
+        let cursor = start.cursor
+        let next = yield* fetch(cursor)
         for (;;) {
-          const state = yield* local
-          const sh = state.shards.get(shard)
-          if (state.config.num !== num || sh?.status !== "pulling" || sh.from === undefined) return
-          const cursor = sh.cursor
-          const clerk = yield* clerkOf(sh.from.servers)
-          const page = yield* clerk.callRounds(new PullShard({ num, shard, from: cursor }, true), 1)
+          const page = yield* Fiber.join(next)
+          if (page.next !== null) next = yield* fetch(page.next)
           yield* propose({ _tag: "Install", num, shard, from: cursor, entries: page.entries, next: page.next, sessions: page.sessions })
-          const after = (yield* local).shards.get(shard)
-          if (after?.status === "pulling" && after.cursor === cursor) return // not applied: the next round retries
+          const state = yield* local
+          const after = state.shards.get(shard)
+          // Not applied (a leader change, a timeout): the next round starts again from the state's cursor.
+          if (state.config.num !== num || after?.status !== "pulling" || after.cursor === cursor || page.next === null) return
+          cursor = after.cursor
         }
       }).pipe(Effect.ignore)
     yield* leaderLoop(pollMs / 2, Effect.gen(function*() {
