@@ -57,8 +57,12 @@ describe("the package's entry points", () => {
     expect(main).toContain("KvClient")
     expect(main).toContain("Raft")
     expect(main).not.toContain("KvNode")
-    expect(main.length).toBe(31)
+    expect(main.length).toBe(40)
     expect(namesOf("concord-dist/kv")).toEqual(["HttpKit", "KvClient", "KvNode", "KvServer", "KvStateMachine"])
+    expect(namesOf("concord-dist/shard")).toEqual([
+      "CtrlClient", "CtrlNode", "CtrlServer", "CtrlStateMachine", "Rebalance", "ShardConfig", "ShardKvClient", "ShardKvMessages",
+      "ShardKvNode", "ShardKvServer", "ShardStateMachine"
+    ])
     expect(namesOf("concord-dist/check")).toEqual([
       "CheckModel", "History", "HtmlView", "KvModel", "Linearizability", "QueueModel", "RegisterModel", "SetModel"
     ])
