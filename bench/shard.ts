@@ -14,7 +14,7 @@
  */
 import { Effect } from "effect"
 import { loadavg } from "node:os"
-import { groupStatuses } from "../src/cli/shard.js"
+import { groupStatuses } from "../src/cli/internal/shards.js"
 import * as Tcp from "../src/rpc/Tcp.js"
 import { Transport } from "../src/rpc/Transport.js"
 import { type Config, shardOf } from "../src/shardctrler/Config.js"

@@ -19,7 +19,7 @@ import { Transport } from "../rpc/Transport.js"
 import { describeExit, freePort, stop } from "./internal/children.js"
 import { layout, startNode, startNodes, statuses } from "./internal/cluster.js"
 import { ExitCode, exitWith, fail } from "./internal/exit.js"
-import * as DemoShard from "./demoShard.js"
+import * as DemoShard from "./internal/demoShard.js"
 import { integerOption } from "./internal/flags.js"
 
 const now = () => performance.now()

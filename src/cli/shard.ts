@@ -23,11 +23,12 @@ import { Transport } from "../rpc/Transport.js"
 import { type Config, type Gid, gids } from "../shardctrler/Config.js"
 import * as CtrlClient from "../shardctrler/CtrlClient.js"
 import * as CtrlNode from "../shardctrler/CtrlNode.js"
-import { type ShardNodeStatus, ShardStatus } from "../shardkv/Messages.js"
+import type { ShardNodeStatus } from "../shardkv/Messages.js"
 import * as ShardKvClient from "../shardkv/ShardKvClient.js"
 import * as ShardKvNode from "../shardkv/ShardKvNode.js"
 import { type Child, portFree, spawnConcord, supervise } from "./internal/children.js"
 import { makeConsole } from "./internal/console.js"
+import { countStates, groupStatuses } from "./internal/shards.js"
 import { ADDRESS, parsePeers } from "./internal/cluster.js"
 import { ExitCode, fail } from "./internal/exit.js"
 import { choiceOption, durationOption, integerOption, invalid } from "./internal/flags.js"
@@ -306,20 +307,6 @@ const write = (name: "put" | "append", description: string) =>
 
 const put = write("put", "set KEY to VALUE (or to stdin with -, or to a file's contents with --file)")
 const append = write("append", "append VALUE (or stdin with -, or a file's contents with --file) to KEY's value")
-
-/** Every replica of every group of `config`: its status, or undefined if it did not answer. */
-export const groupStatuses = (transport: Transport["Type"], config: Config) =>
-  Effect.forEach(gids(config), (gid) =>
-    Effect.forEach(config.groups.get(gid)!, (server) =>
-      Effect.map(Effect.either(transport.call(server, new ShardStatus({}, true))), (r) => ({ gid, server, status: Either.getOrUndefined(r) })), {
-      concurrency: "unbounded"
-    }), { concurrency: "unbounded" }).pipe(Effect.map((rows) => rows.flat()))
-
-const countStates = (shards: Readonly<Record<string, string>>) => {
-  const n = { serving: 0, pulling: 0, sending: 0 }
-  for (const s of Object.values(shards)) n[s as keyof typeof n]++
-  return n
-}
 
 /** The `shard status` table: a row per replica. */
 export const formatGroups = (config: Config, rows: ReadonlyArray<{ gid: Gid; server: string; status: ShardNodeStatus | undefined }>) => {

@@ -40,13 +40,11 @@ export interface Options {
   readonly clients?: number
 }
 
-/** What the key/value routes need of a client: the operations of `KvClient` (and of `ShardKvClient`). */
-export type KvLike = Pick<KvClient.KvClientShape, "get" | "put" | "append" | "delete" | "forward">
 
 /** A key/value HTTP API's backend: how to make forwarding clients, and this node's own answers. */
 export interface Backend {
   /** A client that forwards to whichever servers can answer (made `clients` times, pooled). */
-  readonly client: Effect.Effect<KvLike, never, Transport>
+  readonly client: Effect.Effect<KvClient.KvOperations, never, Transport>
   /** `GET /v1/status`. */
   readonly status: Effect.Effect<object>
   /** `GET /v1/kv/{key}?consistency=local`: this node's own copy. */
@@ -64,7 +62,7 @@ export const serveBackend = (
       size: options.clients ?? 32,
       timeoutMs: options.requestTimeoutMs ?? 5000
     })
-    const forward = <A>(f: (c: KvLike) => Effect.Effect<A, KvClient.KvError>) =>
+    const forward = <A>(f: (c: KvClient.KvOperations) => Effect.Effect<A, KvClient.KvError>) =>
       withClient(f).pipe(Effect.catchTag("InvalidRequest", (e) => Effect.fail(HttpKit.fromInvalid(e))))
 
     const write = (request: HttpServerRequest.HttpServerRequest, op: "put" | "append" | "delete", key: string) =>

@@ -58,7 +58,8 @@ export interface ForwardedWrite {
 /** What an operation fails with: the caller's timeout, or a request refused as it stands. */
 export type KvError = KvTimeout | InvalidRequest
 
-export interface KvClientShape {
+/** The operations of a key/value clerk: `KvClient`'s, and `ShardKvClient`'s for the sharded service. */
+export interface KvOperations {
   readonly clientId: number
   /** The value of `key`, "" if it has none. */
   readonly get: (key: string, options?: OperationOptions) => Effect.Effect<string, KvError>
@@ -72,6 +73,9 @@ export interface KvClientShape {
    * serialized with this client's own operations.
    */
   readonly forward: (write: ForwardedWrite, options?: OperationOptions) => Effect.Effect<void, KvError>
+}
+
+export interface KvClientShape extends KvOperations {
   /** One server's status (no retry). */
   readonly status: (server: NodeId) => Effect.Effect<NodeStatus, TransportError>
 }

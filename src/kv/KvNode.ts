@@ -7,11 +7,9 @@
 import type { FileSystem, HttpServerError } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import type { CorruptLog, StorageError } from "../raft/LogStorage.js"
-import type * as Raft from "../raft/Raft.js"
 import * as RaftConfig from "../raft/RaftConfig.js"
 import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
-import { Transport } from "../rpc/Transport.js"
 import * as HttpApi from "./HttpApi.js"
 import * as KvServer from "./KvServer.js"
 
@@ -24,15 +22,7 @@ export interface Options extends ReplicaNode.Options {
 /** Real-deployment Raft timing (`RaftConfig.deployment`). */
 export const defaultRaft = ReplicaNode.defaultRaft
 
-export interface KvNode {
-  readonly id: string
-  readonly address: { readonly host: string; readonly port: number }
-  readonly raft: Raft.RaftShape
-  readonly server: KvServer.KvServerShape
-  readonly transport: Tcp.TcpTransport
-  /** The HTTP API's port, if it serves one. */
-  readonly httpPort: number | undefined
-}
+export type KvNode = ReplicaNode.ReplicaNode<KvServer.KvServerShape>
 
 /** Starts the node in the current scope: it runs until the scope closes. */
 export const make = (
@@ -42,15 +32,8 @@ export const make = (
   Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > =>
-  Effect.gen(function*() {
-    const node = yield* ReplicaNode.make(
-      options,
-      KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv })
-    )
-    const http = options.httpPort === undefined ? undefined : yield* HttpApi.serve(node.service, {
-      host: options.host ?? "127.0.0.1",
-      port: options.httpPort,
-      servers: Object.keys(options.peers)
-    }).pipe(Effect.provideService(Transport, node.transport))
-    return { id: node.id, address: node.address, raft: node.raft, server: node.service, transport: node.transport, httpPort: http?.port }
-  })
+  ReplicaNode.make(
+    options,
+    KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv }),
+    (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) })
+  )

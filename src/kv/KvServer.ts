@@ -20,6 +20,7 @@ import type { StorageError } from "../raft/LogStorage.js"
 import type { Raft } from "../raft/Raft.js"
 import * as Rsm from "../raft/ReplicatedStateMachine.js"
 import * as Answer from "../replica/Answer.js"
+import { replicaStatus } from "../replica/Status.js"
 import type { InvalidRequest } from "../replica/Messages.js"
 import { Transport } from "../rpc/Transport.js"
 import * as Kv from "./KvStateMachine.js"
@@ -67,24 +68,8 @@ export const make = (
       return bad === undefined ? Effect.void : Effect.fail(bad)
     }
 
-    const status = Effect.gen(function*() {
-      const s = yield* replica.raft.status
-      const sizes = yield* replica.raft.sizes
-      return new NodeStatus({
-        id: s.id,
-        role: s.role,
-        term: s.term,
-        leader: s.leader,
-        commit: s.commit,
-        applied: (yield* replica.local).applied,
-        lastIndex: s.lastIndex,
-        snapshotIndex: s.snapshotIndex,
-        logBytes: sizes.logBytes,
-        snapshotBytes: sizes.snapshotBytes,
-        diskBytes: sizes.diskBytes,
-        peers: options.peers ?? {}
-      })
-    })
+    const status = Effect.map(replicaStatus(replica, options.peers), ({ fields, raft }) =>
+      new NodeStatus({ ...fields, lastIndex: raft.lastIndex, snapshotIndex: raft.snapshotIndex }))
     yield* transport.serve<KvRequest, never>(KvProtocol, {
       KvGet: (req) =>
         Effect.zipRight(

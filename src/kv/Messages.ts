@@ -4,7 +4,7 @@
  */
 import { Schema } from "effect"
 import { NotLeader } from "../raft/Messages.js"
-import { InvalidRequest, Retry } from "../replica/Messages.js"
+import { InvalidRequest, replicaStatusFields, Retry } from "../replica/Messages.js"
 import * as Transport from "../rpc/Transport.js"
 
 /** What a request can fail with: retried by the clerk (NotLeader, Retry), or refused as it stands. */
@@ -34,21 +34,9 @@ export class KvWrite extends Schema.TaggedRequest<KvWrite>()("KvWrite", {
 }) {}
 
 export class NodeStatus extends Schema.Class<NodeStatus>("NodeStatus")({
-  id: Schema.String,
-  role: Schema.Literal("Follower", "PreCandidate", "Candidate", "Leader"),
-  term: Schema.NonNegativeInt,
-  leader: Schema.NullOr(Schema.String),
-  commit: Schema.NonNegativeInt,
-  applied: Schema.NonNegativeInt,
+  ...replicaStatusFields,
   lastIndex: Schema.NonNegativeInt,
-  snapshotIndex: Schema.NonNegativeInt,
-  /** The Raft log's encoded size (hard state + retained entries), which snapshots bound. */
-  logBytes: Schema.NonNegativeInt,
-  snapshotBytes: Schema.NonNegativeInt,
-  /** What the node's storage really takes on disk (WAL segments not yet compacted included). */
-  diskBytes: Schema.NonNegativeInt,
-  /** The members and their addresses, when the node knows them (a real deployment does). */
-  peers: Schema.Record({ key: Schema.String, value: Schema.String })
+  snapshotIndex: Schema.NonNegativeInt
 }) {}
 
 /** A node's own view of itself and the cluster. Any node answers. */

@@ -34,3 +34,20 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
     return this.reason
   }
 }
+
+/** The fields every replica's status carries (the services add their own). */
+export const replicaStatusFields = {
+  id: Schema.String,
+  role: Schema.Literal("Follower", "PreCandidate", "Candidate", "Leader"),
+  term: Schema.NonNegativeInt,
+  leader: Schema.NullOr(Schema.String),
+  commit: Schema.NonNegativeInt,
+  applied: Schema.NonNegativeInt,
+  /** The Raft log's encoded size (hard state + retained entries), which snapshots bound. */
+  logBytes: Schema.NonNegativeInt,
+  snapshotBytes: Schema.NonNegativeInt,
+  /** What the node's storage really takes on disk (WAL segments not yet compacted included). */
+  diskBytes: Schema.NonNegativeInt,
+  /** The members and their addresses, when the node knows them (a real deployment does). */
+  peers: Schema.Record({ key: Schema.String, value: Schema.String })
+}

@@ -41,15 +41,28 @@ export interface ReplicaNode<S> {
   readonly id: string
   readonly address: { readonly host: string; readonly port: number }
   readonly raft: Raft.RaftShape
-  readonly service: S
+  /** The service on the node's Raft. */
+  readonly server: S
   readonly transport: Tcp.TcpTransport
+  /** The HTTP API's port, if it serves one. */
+  readonly httpPort: number | undefined
 }
 
-/** Starts the node in the current scope, with `service` on its Raft node: it runs until the scope closes. */
-export const make = <S, E>(
-  options: Options,
-  service: Effect.Effect<S, E, Raft.Raft | Transport | Scope.Scope>
-): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | StorageError | CorruptLog | E, FileSystem.FileSystem | Scope.Scope> =>
+/** A service's HTTP API: served on `port` (0: any free one) over the node's transport; the bound port. */
+export type HttpApi<S, E> = (
+  server: S,
+  options: { readonly host: string; readonly port: number }
+) => Effect.Effect<{ readonly port: number }, E, Transport | Scope.Scope>
+
+/**
+ * Starts the node in the current scope, with `service` on its Raft node and, given an `httpPort`, its
+ * `http` API: it runs until the scope closes.
+ */
+export const make = <S, E, E2 = never>(
+  options: Options & { readonly httpPort?: number },
+  service: Effect.Effect<S, E, Raft.Raft | Transport | Scope.Scope>,
+  http?: HttpApi<S, E2>
+): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | StorageError | CorruptLog | E | E2, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const own = options.peers[options.id]
     if (own === undefined) return yield* Effect.dieMessage(`node ${options.id} is not among the peers ${Object.keys(options.peers).join(", ")}`)
@@ -71,5 +84,9 @@ export const make = <S, E>(
       const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft))
       return { raft, svc }
     }).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
-    return { id: options.id, address: transport.address!, raft, service: svc, transport }
+    const api = http === undefined || options.httpPort === undefined ? undefined : yield* http(svc, {
+      host: options.host ?? "127.0.0.1",
+      port: options.httpPort
+    }).pipe(Effect.provideService(Transport, transport))
+    return { id: options.id, address: transport.address!, raft, server: svc, transport, httpPort: api?.port }
   })

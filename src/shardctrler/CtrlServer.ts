@@ -13,6 +13,7 @@ import type { StorageError } from "../raft/LogStorage.js"
 import type { Raft } from "../raft/Raft.js"
 import * as Rsm from "../raft/ReplicatedStateMachine.js"
 import * as Answer from "../replica/Answer.js"
+import { replicaStatus } from "../replica/Status.js"
 import { InvalidRequest } from "../replica/Messages.js"
 import { Transport } from "../rpc/Transport.js"
 import { type Config, DEFAULT_SHARDS, type KeyToShard, toWire } from "./Config.js"
@@ -61,24 +62,8 @@ export const make = (options: Options = {}): Effect.Effect<CtrlServerShape, Stor
 
     const query = (num: number) => answer(replica.read((state) => Ctrl.query(state, num)))
 
-    const status = Effect.gen(function*() {
-      const s = yield* replica.raft.status
-      const sizes = yield* replica.raft.sizes
-      const local = yield* replica.local
-      return new CtrlNodeStatus({
-        id: s.id,
-        role: s.role,
-        term: s.term,
-        leader: s.leader,
-        commit: s.commit,
-        applied: local.applied,
-        config: local.state.configs.length - 1,
-        logBytes: sizes.logBytes,
-        snapshotBytes: sizes.snapshotBytes,
-        diskBytes: sizes.diskBytes,
-        peers: options.peers ?? {}
-      })
-    })
+    const status = Effect.map(replicaStatus(replica, options.peers), ({ fields, state }) =>
+      new CtrlNodeStatus({ ...fields, config: state.configs.length - 1 }))
 
     yield* transport.serve<CtrlRequest, never>(CtrlProtocol, {
       CtrlJoin: (req) => execute({ op: "join", groups: req.groups, clientId: req.clientId, seq: req.seq }),

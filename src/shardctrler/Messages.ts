@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import { NotLeader } from "../raft/Messages.js"
-import { InvalidRequest, Retry } from "../replica/Messages.js"
+import { InvalidRequest, replicaStatusFields, Retry } from "../replica/Messages.js"
 import * as Transport from "../rpc/Transport.js"
 import { ConfigSchema } from "./Config.js"
 
@@ -46,19 +46,9 @@ export class CtrlQuery extends Schema.TaggedRequest<CtrlQuery>()("CtrlQuery", {
 }) {}
 
 export class CtrlNodeStatus extends Schema.Class<CtrlNodeStatus>("CtrlNodeStatus")({
-  id: Schema.String,
-  role: Schema.Literal("Follower", "PreCandidate", "Candidate", "Leader"),
-  term: Schema.NonNegativeInt,
-  leader: Schema.NullOr(Schema.String),
-  commit: Schema.NonNegativeInt,
-  applied: Schema.NonNegativeInt,
+  ...replicaStatusFields,
   /** The latest config num this replica has applied. */
-  config: Schema.NonNegativeInt,
-  logBytes: Schema.NonNegativeInt,
-  snapshotBytes: Schema.NonNegativeInt,
-  diskBytes: Schema.NonNegativeInt,
-  /** The members and their addresses, when the node knows them (a real deployment does). */
-  peers: Schema.Record({ key: Schema.String, value: Schema.String })
+  config: Schema.NonNegativeInt
 }) {}
 
 /** A replica's own view of itself. Any replica answers. */

@@ -6,7 +6,7 @@
  */
 import { Schema } from "effect"
 import { NotLeader } from "../raft/Messages.js"
-import { InvalidRequest, Retry } from "../replica/Messages.js"
+import { InvalidRequest, replicaStatusFields, Retry } from "../replica/Messages.js"
 import * as Transport from "../rpc/Transport.js"
 
 /** This group does not serve the key's shard (now): ask the controller for the latest config. */
@@ -77,16 +77,8 @@ export class DeleteShards extends Schema.TaggedRequest<DeleteShards>()("DeleteSh
 export const ShardStateName = Schema.Literal("serving", "pulling", "sending")
 
 export class ShardNodeStatus extends Schema.Class<ShardNodeStatus>("ShardNodeStatus")({
-  id: Schema.String,
+  ...replicaStatusFields,
   gid: Schema.NonNegativeInt,
-  role: Schema.Literal("Follower", "PreCandidate", "Candidate", "Leader"),
-  term: Schema.NonNegativeInt,
-  leader: Schema.NullOr(Schema.String),
-  commit: Schema.NonNegativeInt,
-  applied: Schema.NonNegativeInt,
-  logBytes: Schema.NonNegativeInt,
-  snapshotBytes: Schema.NonNegativeInt,
-  diskBytes: Schema.NonNegativeInt,
   /** The config num this group has adopted. */
   config: Schema.NonNegativeInt,
   /** shard (as a string) → its state, for every shard this replica holds data or duties for. */
@@ -94,8 +86,7 @@ export class ShardNodeStatus extends Schema.Class<ShardNodeStatus>("ShardNodeSta
   /** Keys with a value, in all shards held (awaiting deletion included). */
   keys: Schema.NonNegativeInt,
   /** Bytes of keys and values held, in all shards held (awaiting deletion included). */
-  dataBytes: Schema.NonNegativeInt,
-  peers: Schema.Record({ key: Schema.String, value: Schema.String })
+  dataBytes: Schema.NonNegativeInt
 }) {}
 
 export class ShardStatus extends Schema.TaggedRequest<ShardStatus>()("ShardStatus", {

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer } from "effect"
-import { type KvError, KvTimeout, type OperationOptions } from "../kv/KvClient.js"
+import { type ForwardedWrite, type KvError, type KvOperations, KvTimeout, type OperationOptions } from "../kv/KvClient.js"
 import * as Limits from "../kv/Limits.js"
 import * as Clerk from "../replica/Clerk.js"
 import type { InvalidRequest } from "../replica/Messages.js"
@@ -21,7 +21,7 @@ import * as CtrlClient from "../shardctrler/CtrlClient.js"
 import { ShardGet, type ShardNodeStatus, ShardStatus, ShardWrite } from "./Messages.js"
 
 export { KvTimeout }
-export type { KvError, OperationOptions }
+export type { ForwardedWrite, KvError, OperationOptions }
 
 export interface Options {
   /** The controller replicas (their names on the Transport). */
@@ -35,23 +35,7 @@ export interface Options {
   readonly limits?: Limits.Limits
 }
 
-/** A write on behalf of another client (a proxy, such as the HTTP API), with its id and sequence number. */
-export interface ForwardedWrite {
-  readonly op: "put" | "append" | "delete"
-  readonly key: string
-  readonly value: string
-  readonly clientId: number
-  readonly seq: number
-}
-
-export interface ShardKvClientShape {
-  readonly clientId: number
-  readonly get: (key: string, options?: OperationOptions) => Effect.Effect<string, KvError>
-  readonly put: (key: string, value: string, options?: OperationOptions) => Effect.Effect<void, KvError>
-  readonly append: (key: string, value: string, options?: OperationOptions) => Effect.Effect<void, KvError>
-  readonly delete: (key: string, options?: OperationOptions) => Effect.Effect<void, KvError>
-  /** Sends a write under another client's id and sequence number (not serialized with this client's). */
-  readonly forward: (write: ForwardedWrite, options?: OperationOptions) => Effect.Effect<void, KvError>
+export interface ShardKvClientShape extends KvOperations {
   /** The config it routes by (fetched on first use and after `WrongGroup`). */
   readonly config: Effect.Effect<Config>
   /** One server's status (no retry). */

@@ -11,10 +11,9 @@ import type { FileSystem, HttpServerError } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import * as HttpApi from "../kv/HttpApi.js"
 import type { CorruptLog, StorageError } from "../raft/LogStorage.js"
-import type * as Raft from "../raft/Raft.js"
+import * as RaftConfig from "../raft/RaftConfig.js"
 import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
-import { Transport } from "../rpc/Transport.js"
 import type { Gid } from "../shardctrler/Config.js"
 import * as ShardKvClient from "./ShardKvClient.js"
 import * as ShardKvServer from "./ShardKvServer.js"
@@ -29,15 +28,7 @@ export interface Options extends ReplicaNode.Options {
   readonly server?: Partial<Omit<ShardKvServer.Options, "gid" | "ctrlers">>
 }
 
-export interface ShardKvNode {
-  readonly id: string
-  readonly gid: Gid
-  readonly address: { readonly host: string; readonly port: number }
-  readonly raft: Raft.RaftShape
-  readonly server: ShardKvServer.ShardKvServerShape
-  readonly transport: Tcp.TcpTransport
-  readonly httpPort: number | undefined
-}
+export type ShardKvNode = ReplicaNode.ReplicaNode<ShardKvServer.ShardKvServerShape>
 
 export const make = (
   options: Options
@@ -45,37 +36,27 @@ export const make = (
   ShardKvNode,
   Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
   FileSystem.FileSystem | Scope.Scope
-> =>
-  Effect.gen(function*() {
-    const ctrlers = Object.keys(options.ctrl)
-    const node = yield* ReplicaNode.make(
-      { ...options, others: { ...options.others, ...options.ctrl } },
-      ShardKvServer.make({
-        gid: options.gid,
-        ctrlers,
-        maxRaftState: options.server?.maxRaftState ?? 8 * 1024 * 1024,
-        peers: options.peers,
-        ...options.server
-      })
-    )
-    const server = node.service
-    const http = options.httpPort === undefined ? undefined : yield* HttpApi.serveBackend({
-      client: ShardKvClient.make({ ctrlers, callTimeout: "2 seconds" }),
-      status: server.status,
-      local: (key) =>
-        Effect.map(server.replica.local, ({ state, applied }) => {
-          const shard = Group.shardOf(state, key)
-          const held = shard === undefined ? undefined : state.shards.get(shard)
-          return { key, value: held?.data.get(key) ?? "", shard: shard ?? null, state: held?.status ?? null, applied }
-        })
-    }, { host: options.host ?? "127.0.0.1", port: options.httpPort }).pipe(Effect.provideService(Transport, node.transport))
-    return {
-      id: node.id,
+> => {
+  const ctrlers = Object.keys(options.ctrl)
+  return ReplicaNode.make(
+    { ...options, others: { ...options.others, ...options.ctrl } },
+    ShardKvServer.make({
       gid: options.gid,
-      address: node.address,
-      raft: node.raft,
-      server,
-      transport: node.transport,
-      httpPort: http?.port
-    }
-  })
+      ctrlers,
+      maxRaftState: RaftConfig.deployment.maxRaftStateBytes,
+      peers: options.peers,
+      ...options.server
+    }),
+    (server, http) =>
+      HttpApi.serveBackend({
+        client: ShardKvClient.make({ ctrlers, callTimeout: "2 seconds" }),
+        status: server.status,
+        local: (key) =>
+          Effect.map(server.replica.local, ({ applied, state }) => {
+            const shard = Group.shardOf(state, key)
+            const held = shard === undefined ? undefined : state.shards.get(shard)
+            return { key, value: held?.data.get(key) ?? "", shard: shard ?? null, state: held?.status ?? null, applied }
+          })
+      }, http)
+  )
+}

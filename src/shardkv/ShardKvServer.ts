@@ -24,6 +24,7 @@ import type { Raft } from "../raft/Raft.js"
 import * as Rsm from "../raft/ReplicatedStateMachine.js"
 import type { StateMachine } from "../raft/ReplicatedStateMachine.js"
 import * as Answer from "../replica/Answer.js"
+import { replicaStatus } from "../replica/Status.js"
 import * as Clerk from "../replica/Clerk.js"
 import { type InvalidRequest, Retry } from "../replica/Messages.js"
 import * as Sessions from "../replica/Sessions.js"
@@ -190,10 +191,7 @@ export const make = (options: Options): Effect.Effect<ShardKvServerShape, Storag
     const wrongGroup = (state: Group.GroupState, key: string) =>
       new WrongGroup({ shard: Group.shardOf(state, key) ?? 0, config: state.config.num })
 
-    const status = Effect.gen(function*() {
-      const s = yield* replica.raft.status
-      const sizes = yield* replica.raft.sizes
-      const { state, applied } = yield* replica.local
+    const status = Effect.map(replicaStatus(replica, options.peers), ({ fields, state }) => {
       let keys = 0
       let dataBytes = 0
       const shards: Record<string, Group.ShardState> = {}
@@ -202,23 +200,7 @@ export const make = (options: Options): Effect.Effect<ShardKvServerShape, Storag
         keys += sh.data.size
         for (const [k, v] of sh.data) dataBytes += bytesOf(k) + bytesOf(v)
       }
-      return new ShardNodeStatus({
-        id: s.id,
-        gid,
-        role: s.role,
-        term: s.term,
-        leader: s.leader,
-        commit: s.commit,
-        applied,
-        logBytes: sizes.logBytes,
-        snapshotBytes: sizes.snapshotBytes,
-        diskBytes: sizes.diskBytes,
-        config: state.config.num,
-        shards,
-        keys,
-        dataBytes,
-        peers: options.peers ?? {}
-      })
+      return new ShardNodeStatus({ ...fields, gid, config: state.config.num, shards, keys, dataBytes })
     })
 
     yield* transport.serve<ShardKvRequest, never>(ShardKvProtocol, {

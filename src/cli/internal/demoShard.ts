@@ -10,18 +10,18 @@
  * @internal
  */
 import { Console, Effect, Fiber, Ref } from "effect"
-import * as HtmlView from "../check/HtmlView.js"
-import * as Linearizability from "../check/Linearizability.js"
-import * as KvModel from "../check/models/Kv.js"
-import * as Tcp from "../rpc/Tcp.js"
-import { Transport } from "../rpc/Transport.js"
-import { type Config, gids } from "../shardctrler/Config.js"
-import * as CtrlClient from "../shardctrler/CtrlClient.js"
-import { type ShardNodeStatus, ShardStatus } from "../shardkv/Messages.js"
-import * as ShardKvClient from "../shardkv/ShardKvClient.js"
-import { type Child, freePort, spawnConcord } from "./internal/children.js"
-import { ExitCode, exitWith } from "./internal/exit.js"
-import { groupStatuses } from "./shard.js"
+import * as HtmlView from "../../check/HtmlView.js"
+import * as Linearizability from "../../check/Linearizability.js"
+import * as KvModel from "../../check/models/Kv.js"
+import * as Tcp from "../../rpc/Tcp.js"
+import { Transport } from "../../rpc/Transport.js"
+import { type Config, gids } from "../../shardctrler/Config.js"
+import * as CtrlClient from "../../shardctrler/CtrlClient.js"
+import { type ShardNodeStatus, ShardStatus } from "../../shardkv/Messages.js"
+import * as ShardKvClient from "../../shardkv/ShardKvClient.js"
+import { type Child, freePort, spawnConcord } from "./children.js"
+import { ExitCode, exitWith } from "./exit.js"
+import { groupStatuses } from "./shards.js"
 
 const now = () => performance.now()
 const peersText = (m: Record<string, string>) => Object.entries(m).map(([id, a]) => `${id}=${a}`).join(",")
