@@ -29,7 +29,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   KvNode,
-  Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > =>
   ReplicaNode.make(

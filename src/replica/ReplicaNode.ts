@@ -62,7 +62,7 @@ export const make = <S, E, E2 = never>(
   options: Options & { readonly httpPort?: number },
   service: Effect.Effect<S, E, Raft.Raft | Transport | Scope.Scope>,
   http?: HttpApi<S, E2>
-): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | StorageError | CorruptLog | E | E2, FileSystem.FileSystem | Scope.Scope> =>
+): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | E | E2, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const own = options.peers[options.id]
     if (own === undefined) return yield* Effect.dieMessage(`node ${options.id} is not among the peers ${Object.keys(options.peers).join(", ")}`)

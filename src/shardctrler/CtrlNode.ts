@@ -23,7 +23,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   CtrlNode,
-  Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > =>
   ReplicaNode.make(

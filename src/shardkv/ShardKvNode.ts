@@ -34,7 +34,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   ShardKvNode,
-  Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > => {
   const ctrlers = Object.keys(options.ctrl)
