@@ -276,7 +276,9 @@ class PeerConnection {
     })
     this.socket.on("error", (err: NodeJS.ErrnoException) => {
       // TLS failures say more in their message (which certificate, why) than in their code.
-      const detail = security.context !== undefined && !this.connected ? `TLS: ${err.message}` : err.code ?? err.message
+      const detail = security.context !== undefined && !this.connected && err.syscall === undefined
+        ? `TLS: ${opensslReason(err.message)}`
+        : err.code ?? err.message
       this.close(this.connected ? "Closed" : "Unreachable", detail)
     })
     this.socket.on("close", () => this.close(this.connected ? "Closed" : "Unreachable", "connection closed"))
@@ -413,7 +415,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
         : tls.createServer(security.server, acceptConnection)
       // A connection that is not TLS, or whose handshake fails, never reaches acceptConnection.
       server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) =>
-        runLog(Effect.logWarning(`refusing connection from ${socket.remoteAddress}:${socket.remotePort}: TLS handshake failed (${err.message})`)))
+        runLog(Effect.logWarning(`refusing connection from ${socket.remoteAddress}:${socket.remotePort}: TLS handshake failed: ${handshakeReason(err)}`)))
       address = yield* Effect.async<{ host: string; port: number }, ListenError>((resume) => {
         const onError = (err: NodeJS.ErrnoException) =>
           resume(Effect.fail(new ListenError({ host, port, detail: err.code === "EADDRINUSE" ? "address already in use" : err.message })))
@@ -602,6 +604,14 @@ const securityOf = (options: Options) =>
       }
     }
   })
+
+/** OpenSSL's reason without its location ("...:SSL routines:ssl3_get_record:wrong version number:../deps/..."). */
+const opensslReason = (message: string): string => /routines:[^:]*:([^:]+)/.exec(message)?.[1] ?? message.trim()
+
+const handshakeReason = (err: Error): string => {
+  const reason = opensslReason(err.message)
+  return /wrong version number|http request|unknown protocol/.test(reason) ? `${reason} (a client that does not speak TLS?)` : reason
+}
 
 const pem = (x: string | Uint8Array): string | Buffer => (typeof x === "string" ? x : Buffer.from(x))
 
