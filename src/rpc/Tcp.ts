@@ -610,7 +610,9 @@ const opensslReason = (message: string): string => /routines:[^:]*:([^:]+)/.exec
 
 const handshakeReason = (err: Error): string => {
   const reason = opensslReason(err.message)
-  return /wrong version number|http request|unknown protocol/.test(reason) ? `${reason} (a client that does not speak TLS?)` : reason
+  if (/wrong version number|http request|unknown protocol/.test(reason)) return `${reason} (a client that does not speak TLS?)`
+  if (/socket hang up|ECONNRESET/.test(reason)) return "the peer hung up during the handshake (it does not trust our certificate: another CA?)"
+  return reason
 }
 
 const pem = (x: string | Uint8Array): string | Buffer => (typeof x === "string" ? x : Buffer.from(x))
