@@ -154,4 +154,29 @@ describe.skipIf(!hasOpenssl)("a secure cluster", () => {
     expect(await request(httpPort, "GET", "/v1/config")).toMatchObject({ status: 401 })
     expect((await request(httpPort, "GET", "/v1/config", { token: "correct-horse-battery-staple" })).json.num).toBe(0)
   }, 60_000)
+
+  it("bad security flags are one-line errors naming the flag", async () => {
+    const port = await freePort()
+    const node = (...flags: ReadonlyArray<string>) =>
+      concord("kv", "serve", "--id", "n1", "--peers", `n1=127.0.0.1:${port}`, "--data", join(work, "bad"), "--no-http", ...flags)
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+      [["--tls-cert", join(certs, "n1.crt")], /^concord kv serve: --tls-cert, --tls-key and --tls-ca go together: give all three, or none\n$/],
+      [["--tls-cert", join(certs, "n1.crt"), "--tls-key", join(certs, "n2.key"), "--tls-ca", join(certs, "ca.crt")],
+        /^concord kv serve: TLS: the key does not match the certificate \(--tls-cert\/--tls-key\/--tls-ca\)\n$/],
+      [["--tls-cert", join(certs, "nope.crt"), "--tls-key", join(certs, "n1.key"), "--tls-ca", join(certs, "ca.crt")],
+        /^concord kv serve: --tls-cert .*nope\.crt: no such file\n$/],
+      [["--tls-cert", join(certs, "n1.crt"), "--tls-key", join(certs, "n1.key"), "--tls-ca", tokenFile],
+        /^concord kv serve: TLS: the CA is not a PEM certificate/],
+      [["--auth-token-file", join(work, "empty")], /^concord kv serve: --auth-token-file .*empty is empty\n$/]
+    ]
+    writeFileSync(join(work, "empty"), "\n")
+    for (const [flags, message] of cases) {
+      const r = node(...flags)
+      expect(r.status, r.stderr).toBe(3)
+      expect(r.stderr).toMatch(message)
+    }
+    const client = concord("kv", "get", "x", "--tls-cert", join(certs, "client.crt"), "--tls-key", join(certs, "client.key"))
+    expect(client.status).toBe(3)
+    expect(client.stderr).toBe("concord kv get: --tls-cert needs --tls-ca (the CA that signed the servers' certificates)\n")
+  }, 60_000)
 })
