@@ -530,8 +530,9 @@ export const layer = (options: Options): Layer.Layer<Transport, ListenError | Tl
 /** What one accepted connection may do; `hello` may raise it. */
 interface Access {
   member: boolean
-  /** Whether it presented the right token. */
+  /** Whether it presented the right token; whether it presented one at all. */
   token: boolean
+  tokenGiven: boolean
   /** Why a request of this tag is refused on this connection (undefined: served). */
   readonly refuse: (tag: string) => string | undefined
 }
@@ -566,12 +567,17 @@ const securityOf = (options: Options) =>
       const access: Access = {
         member,
         token: false,
+        tokenGiven: false,
         refuse: (tag) => {
           if (access.member) return undefined
           if (clientRequests !== undefined && !clientRequests.has(tag)) {
             return `${tag} is for cluster members only (${t === undefined ? "present the cluster secret" : "present a node certificate"})`
           }
-          if (token !== undefined && !access.token) return "this server requires the client token (--auth-token-file), which this connection did not present"
+          if (token !== undefined && !access.token) {
+            return access.tokenGiven
+              ? "wrong client token (--auth-token-file)"
+              : "this server requires the client token (--auth-token-file), which this connection did not present"
+          }
           return undefined
         }
       }
@@ -595,6 +601,7 @@ const securityOf = (options: Options) =>
       hello: (access: Access, payload: Uint8Array): string | undefined => {
         const h = decodeHello(payload)
         if (h === undefined) return "malformed hello frame ignored"
+        access.tokenGiven = h.token !== null
         if (token !== undefined && sameSecret(h.token, token)) access.token = true
         if (t === undefined && secret !== undefined && h.secret !== null) {
           if (sameSecret(h.secret, secret)) access.member = true

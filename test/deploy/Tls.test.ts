@@ -115,7 +115,7 @@ describe.skipIf(!hasOpenssl)("a secure cluster", () => {
     expect(noToken.stderr).toMatch(/^concord kv get: 127\.0\.0\.1:\d+ refused this client: this server requires the client token/)
     const wrong = concord("kv", "put", "x", "evil", ...tlsOnly, "--auth-token-file", wrongTokenFile)
     expect(wrong.status).toBe(1)
-    expect(wrong.stderr).toMatch(/refused this client: this server requires the client token/)
+    expect(wrong.stderr).toMatch(/refused this client: wrong client token \(--auth-token-file\)\n$/)
     expect(wrong.stderr).not.toContain("guess")
     const missing = await request(httpOf(0), "GET", "/v1/kv/x")
     expect(missing).toMatchObject({ status: 401, json: { error: { code: "unauthorized" } } })

@@ -116,6 +116,7 @@ describe("Tcp security", () => {
       expect(none.message).toContain("requires the client token")
       const wrong = yield* Effect.flip((yield* client(port, { tls: tlsOf(ours, "none"), auth: { token: "guess" } })).call("server", echo))
       expect(reasonOf(wrong)).toBe("Unauthorized")
+      expect(wrong.message).toContain("wrong client token")
       expect(wrong.message).not.toContain("s3cret")
       expect(yield* (yield* client(port, { tls: tlsOf(ours, "none"), auth: { token: "s3cret-token" } })).call("server", echo)).toBe("hi")
       // A member (node certificate) needs no token.
