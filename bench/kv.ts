@@ -1,5 +1,9 @@
 /**
- * `npm run bench -- kv [--seconds N] [--failovers N] [--no-etcd]`: the key/value service against etcd.
+ * `npm run bench -- kv [--seconds N] [--failovers N] [--no-etcd] [--tls]`: the key/value service against etcd.
+ *
+ * With `--tls`: the cost of security instead. The same rows, (a)-(d), for the Concord cluster over
+ * plain TCP and for one with mutual TLS between its nodes and TLS from the load generator
+ * (certificates from `concord certs create`'s code), in one run, with the ratio TLS/TCP; no etcd.
  *
  * Starts a 3-node Concord cluster (the bundled CLI that ships, `concord kv serve`, as child processes:
  * loopback TCP, file storage in a temporary directory) and, if an `etcd` binary is on PATH, a 3-member
@@ -34,6 +38,7 @@ import * as net from "node:net"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Certs from "../src/cli/internal/certs.js"
 import * as KvClient from "../src/kv/KvClient.js"
 import type { NodeStatus } from "../src/kv/Messages.js"
 import * as Tcp from "../src/rpc/Tcp.js"
@@ -232,7 +237,7 @@ interface System {
   readonly stop: () => Promise<void>
 }
 
-const startConcord = async (cli: string, dir: string): Promise<System> => {
+const startConcord = async (cli: string, dir: string, certs?: Certs.Created): Promise<System> => {
   const ids = ["n1", "n2", "n3"]
   const ports = await freePorts(3)
   const peers = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]))
@@ -241,13 +246,15 @@ const startConcord = async (cli: string, dir: string): Promise<System> => {
   const spawnNode = (i: number) =>
     new Server(`concord ${ids[i]}`, process.execPath, [
       ...nodeArgs,
-      cli, "kv", "serve", "--id", ids[i]!, "--peers", peersFlag, "--data", join(dir, ids[i]!), "--no-http"
+      cli, "kv", "serve", "--id", ids[i]!, "--peers", peersFlag, "--data", join(dir, ids[i]!), "--no-http",
+      ...(certs === undefined ? [] : ["--tls-cert", certs.nodes[ids[i]!]!.cert, "--tls-key", certs.nodes[ids[i]!]!.key, "--tls-ca", certs.ca])
     ], process.env)
   const nodes = ids.map((_, i) => spawnNode(i))
   await Promise.all(nodes.map((n) => n.ready(10_000)))
 
   const scope = Effect.runSync(Scope.make())
-  const transport = await Effect.runPromise(Scope.extend(Tcp.make({ self: "bench", peers }), scope))
+  const tls = certs === undefined ? {} : { tls: { ca: readFileSync(certs.ca, "utf8") } }
+  const transport = await Effect.runPromise(Scope.extend(Tcp.make({ self: "bench", peers, ...tls }), scope))
   const makeClient = (callTimeout: Duration.DurationInput) =>
     Effect.runSync(KvClient.make({ servers: ids, callTimeout }).pipe(Effect.provideService(Transport, transport)))
   const toClient = (c: KvClient.KvClientShape): Client => ({
@@ -266,7 +273,7 @@ const startConcord = async (cli: string, dir: string): Promise<System> => {
   const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string
 
   return {
-    name: "Concord",
+    name: certs === undefined ? "Concord" : "Concord (TLS)",
     version,
     pids: () => nodes.map((n) => n.pid),
     clients: async (n) => Array.from({ length: n }, () => toClient(makeClient("5 seconds"))),
@@ -522,11 +529,12 @@ const rows: ReadonlyArray<Row> = [
   { metric: "(d) failover, worst s", value: (r) => r.failovers.length === 0 ? NaN : Math.max(...r.failovers), format: (x) => x.toFixed(3) }
 ]
 
-const printTable = (ours: Results, etcd: Results | undefined) => {
+const printTable = (ours: Results, etcd: Results | undefined, names = { ours: "Concord", theirs: "etcd" }) => {
   const w = Math.max(...rows.map((r) => r.metric.length))
   const line = (cells: ReadonlyArray<string>) => console.log(`${cells[0]!.padEnd(w)}  ${cells.slice(1).map((c) => c.padStart(12)).join("  ")}`)
-  console.log(`Concord ${ours.version} (bundled CLI)${etcd === undefined ? "" : ` vs etcd ${etcd.version}`}`)
-  line(["metric", "Concord", "etcd", "Concord/etcd"])
+  if (names.theirs === "etcd") console.log(`Concord ${ours.version} (bundled CLI)${etcd === undefined ? "" : ` vs etcd ${etcd.version}`}`)
+  else console.log(`Concord ${ours.version} (bundled CLI): ${names.ours} vs ${names.theirs}`)
+  line(["metric", names.ours, names.theirs, `${names.ours}/${names.theirs}`])
   for (const r of rows) {
     const a = r.value(ours)
     const b = etcd === undefined ? undefined : r.value(etcd)
@@ -555,6 +563,30 @@ const printTargets = (ours: Results, etcd: Results | undefined) => {
   )
 }
 
+/** `--tls`: the same load on a plain-TCP cluster and on a TLS one, and the ratio. */
+const runTls = async (
+  cli: string,
+  dir: string,
+  systems: Array<System>,
+  seconds: number,
+  failovers: number,
+  log: (line: string) => void
+) => {
+  const certs = await Effect.runPromise(Certs.create({ dir: join(dir, "certs"), nodes: ["n1", "n2", "n3"] }))
+  const results: Array<Results> = []
+  for (const secure of [false, true]) {
+    console.log(`Concord over ${secure ? "TLS (mutual between nodes; the load generator a TLS client)" : "plain TCP"}: 3 × concord kv serve`)
+    const system = await startConcord(cli, join(dir, secure ? "tls" : "tcp"), secure ? certs : undefined)
+    systems.push(system)
+    results.push(await measure(system, seconds, failovers, log))
+    await system.stop()
+    systems.pop()
+  }
+  console.log("")
+  printTable(results[1]!, results[0]!, { ours: "TLS", theirs: "TCP" })
+  console.log("server CPU: all three server processes (utime+stime) over the window, per operation; client CPU: this load generator.")
+}
+
 export async function run(args: ReadonlyArray<string>) {
   const opt = (name: string, fallback: number, min: number) => {
     const i = args.indexOf(`--${name}`)
@@ -564,7 +596,8 @@ export async function run(args: ReadonlyArray<string>) {
   }
   const seconds = opt("seconds", 8, 1)
   const failovers = opt("failovers", 3, 0) // 0: skip (d), e.g. to keep the leader's CPU profile
-  const noEtcd = args.includes("--no-etcd")
+  const tlsMode = args.includes("--tls")
+  const noEtcd = args.includes("--no-etcd") || tlsMode
   const etcdOnPath = !noEtcd && (() => {
     try {
       return execFileSync("etcd", ["--version"], { stdio: ["ignore", "pipe", "ignore"] }).toString()
@@ -592,6 +625,7 @@ export async function run(args: ReadonlyArray<string>) {
     tempDirs.add(dir)
     const log = (line: string) => console.log(line)
 
+    if (tlsMode) return await runTls(cli, dir, systems, seconds, failovers, log)
     console.log("Concord: 3 × concord kv serve (bundled CLI, file storage)")
     const concord = await startConcord(cli, join(dir, "concord"))
     systems.push(concord)

@@ -19,7 +19,6 @@ import { Clock, Config, Console, Duration, Effect, Either, Option } from "effect
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
 import { InvalidRequest } from "../replica/Messages.js"
-import * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
 import { DEFAULT_ENDPOINTS, DEFAULT_PEERS, formatStatus, parseEndpoints, statuses } from "./internal/cluster.js"
 import { ExitCode, fail } from "./internal/exit.js"
@@ -27,6 +26,7 @@ import { durationOption } from "./internal/flags.js"
 import * as NodeServe from "./internal/serve.js"
 import { fileOption, keyArg, readValue, valueArg } from "./internal/values.js"
 import { nodeFlags } from "./internal/serve.js"
+import { type ClientSecurityFlags, clientSecurity, clientSecurityFlags, clientTransport, describeNodeSecurity } from "./internal/security.js"
 
 // -- serve -------------------------------------------------------------------------------------------
 
@@ -35,7 +35,7 @@ const serve = Command.make(
   nodeFlags({ defaultPeers: DEFAULT_PEERS, dataDefault: "./data/<id>", what: "Raft/KV" }),
   (o) =>
     Effect.gen(function*() {
-      const { dataDir, httpPort, raft } = yield* NodeServe.resolve("kv serve", o, (id) => `./data/${id}`)
+      const { dataDir, httpPort, raft, security } = yield* NodeServe.resolve("kv serve", o, (id) => `./data/${id}`)
       const node = yield* KvNode.make({
         id: o.id,
         peers: o.peers,
@@ -44,6 +44,7 @@ const serve = Command.make(
         host: o.host,
         ...(httpPort === undefined ? {} : { httpPort }),
         raft,
+        ...(security === undefined ? {} : { security }),
         kv: { maxRaftState: o.maxRaftState }
       }).pipe(Effect.catchTags(NodeServe.startErrors("kv serve", o.host, httpPort)))
       yield* NodeServe.run(
@@ -52,8 +53,8 @@ const serve = Command.make(
         node,
         `node ${o.id} of ${Object.keys(o.peers).join(",")} (cluster ${o.cluster}); ` +
           `Raft/KV on ${node.address.host}:${node.address.port}` +
-          (node.httpPort === undefined ? "" : `, HTTP on http://${o.host}:${node.httpPort}`) +
-          `; data in ${dataDir}`
+          (node.httpPort === undefined ? "" : `, HTTP on ${NodeServe.httpUrl(o.host, node.httpPort, security)}`) +
+          `; data in ${dataDir}` + describeNodeSecurity(security)
       )
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run one node of a key/value cluster (stop it with Ctrl-C or SIGTERM)"))
@@ -74,7 +75,7 @@ const timeoutOption = durationOption(
   { positive: true }
 )
 
-interface ClusterFlags {
+interface ClusterFlags extends ClientSecurityFlags {
   readonly endpoints: Option.Option<string>
   readonly timeout: Duration.Duration
 }
@@ -107,7 +108,8 @@ const connect = (command: string, o: ClusterFlags) =>
   Effect.gen(function*() {
     const endpoints = yield* endpointsOf(command, o.endpoints)
     const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(o.timeout)
-    const transport = yield* Tcp.make({ self: `concord-cli`, callTimeout: "1 second" })
+    const security = yield* clientSecurity(`kv ${command}`, o)
+    const transport = yield* clientTransport(`kv ${command}`, security, { self: `concord-cli`, callTimeout: "1 second" })
     const probe = yield* KvClient.make({ servers: endpoints.list }).pipe(Effect.provideService(Transport, transport))
     for (;;) {
       const errors: Array<string> = []
@@ -115,7 +117,7 @@ const connect = (command: string, o: ClusterFlags) =>
         const status = yield* Effect.either(probe.status(endpoint))
         if (Either.isRight(status)) {
           const peers = Object.keys(status.right.peers).length > 0 ? status.right.peers : { [status.right.id]: endpoint }
-          const cluster = yield* Tcp.make({ self: "concord-cli", peers, callTimeout: "1 second" })
+          const cluster = yield* clientTransport(`kv ${command}`, security, { self: "concord-cli", peers, callTimeout: "1 second" })
           const client = yield* KvClient.make({ servers: Object.keys(peers), callTimeout: "1 second" }).pipe(
             Effect.provideService(Transport, cluster)
           )
@@ -123,14 +125,19 @@ const connect = (command: string, o: ClusterFlags) =>
           return { client, peers, timeout: Duration.millis(left) }
         }
         const detail = status.left.detail
+        if (status.left.reason === "Unauthorized") {
+          return yield* fail(`kv ${command}`, ExitCode.Failed, `${endpoint} refused this client: ${detail}`)
+        }
         errors.push(`${endpoint} (${detail.startsWith(`${endpoint}: `) ? detail.slice(endpoint.length + 2) : detail})`)
       }
       if ((yield* Clock.currentTimeMillis) + RETRY_PAUSE_MS >= deadline) {
         const from = endpoints.source === "--endpoints" ? "" : ` (${endpoints.source})`
+        // A TLS node closes a plain connection at once.
+        const hint = security.tls === undefined && errors.some((e) => e.includes("connection closed")) ? " (a TLS cluster? give --tls-ca)" : ""
         return yield* fail(
           `kv ${command}`,
           ExitCode.Failed,
-          `no endpoint reachable within ${Duration.format(o.timeout)}${from}: ${errors.join("; ")}`
+          `no endpoint reachable within ${Duration.format(o.timeout)}${from}: ${errors.join("; ")}${hint}`
         )
       }
       yield* Effect.sleep(Duration.millis(RETRY_PAUSE_MS))
@@ -152,26 +159,28 @@ const withCluster = <A, E, R>(
 ) =>
   Effect.scoped(Effect.flatMap(connect(command, o), use)).pipe(
     Effect.catchIf(
-      (e): e is KvClient.KvError => e instanceof KvClient.KvTimeout || e instanceof InvalidRequest,
+      (e): e is KvClient.KvError => e instanceof KvClient.KvTimeout || e instanceof InvalidRequest || e instanceof KvClient.Unauthorized,
       (e) =>
         e instanceof InvalidRequest
           ? fail(`kv ${command}`, ExitCode.BadInput, e.message)
+          : e instanceof KvClient.Unauthorized
+          ? fail(`kv ${command}`, ExitCode.Failed, e.message)
           : fail(`kv ${command}`, ExitCode.Failed, `${e.message}: no leader answered (has the cluster lost its majority?)`)
     )
   )
 
-const get = Command.make("get", { endpoints: endpointsOption, timeout: timeoutOption, key: keyArg }, (o) =>
+const get = Command.make("get", { endpoints: endpointsOption, timeout: timeoutOption, ...clientSecurityFlags, key: keyArg }, (o) =>
   withCluster("get", o, (c) => Effect.flatMap(c.client.get(o.key, { timeout: c.timeout }), Console.log))
 ).pipe(Command.withDescription("print the value of KEY (empty if it has none)"))
 
-const del = Command.make("del", { endpoints: endpointsOption, timeout: timeoutOption, key: keyArg }, (o) =>
+const del = Command.make("del", { endpoints: endpointsOption, timeout: timeoutOption, ...clientSecurityFlags, key: keyArg }, (o) =>
   withCluster("del", o, (c) => Effect.zipRight(c.client.delete(o.key, { timeout: c.timeout }), Console.log("OK")))
 ).pipe(Command.withDescription("delete KEY"))
 
 const write = (name: "put" | "append", description: string) =>
   Command.make(
     name,
-    { endpoints: endpointsOption, timeout: timeoutOption, file: fileOption, key: keyArg, value: valueArg },
+    { endpoints: endpointsOption, timeout: timeoutOption, ...clientSecurityFlags, file: fileOption, key: keyArg, value: valueArg },
     (o) =>
       Effect.flatMap(readValue(`kv ${name}`, o.value, o.file), (value) =>
         withCluster(name, o, (c) =>
@@ -181,7 +190,7 @@ const write = (name: "put" | "append", description: string) =>
 const put = write("put", "set KEY to VALUE (or to stdin with -, or to a file's contents with --file)")
 const append = write("append", "append VALUE (or stdin with -, or a file's contents with --file) to KEY's value")
 
-const status = Command.make("status", { endpoints: endpointsOption, timeout: timeoutOption }, (o) =>
+const status = Command.make("status", { endpoints: endpointsOption, timeout: timeoutOption, ...clientSecurityFlags }, (o) =>
   withCluster("status", o, (c) =>
     Effect.flatMap(statuses(c.client, Object.keys(c.peers)), (rows) => Console.log(formatStatus(c.peers, rows))))
 ).pipe(Command.withDescription("show every node: role, term, leader, commit and applied index, log size"))

@@ -9,6 +9,7 @@
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Logger } from "effect"
+import * as Certs from "./certs.js"
 import * as Check from "./check.js"
 import * as Cluster from "./cluster.js"
 import * as Demo from "./demo.js"
@@ -22,7 +23,7 @@ const concord = App.make({
   description:
     "fault-tolerant distributed systems on Effect: Raft, a key/value store, a sharded key/value store, MapReduce, a linearizability checker",
   version: "0.1.0",
-  subcommands: [Kv.command, Cluster.command, Shard.command, Demo.command, Check.command, Mr.command]
+  subcommands: [Kv.command, Cluster.command, Shard.command, Demo.command, Check.command, Mr.command, Certs.command]
 })
 
 // A server stopped by SIGTERM (a service manager, `kill`) has shut down cleanly: exit 0. Ctrl-C keeps

@@ -33,6 +33,7 @@ import { ADDRESS, parsePeers } from "./internal/cluster.js"
 import { ExitCode, fail } from "./internal/exit.js"
 import { choiceOption, durationOption, integerOption, invalid } from "./internal/flags.js"
 import * as NodeServe from "./internal/serve.js"
+import { type ClientSecurityFlags, clientSecurity, clientSecurityFlags, clientTransport, describeNodeSecurity } from "./internal/security.js"
 import { fileOption, keyArg, readValue, valueArg } from "./internal/values.js"
 
 /** The embedded default controller cluster: three replicas on loopback (what `shard up` starts). */
@@ -60,7 +61,7 @@ const ctrlServe = Command.make(
   (o) =>
     Effect.gen(function*() {
       const command = "shard ctrl serve"
-      const { dataDir, httpPort, raft } = yield* NodeServe.resolve(command, o, (id) => `./data/ctrl-${id}`)
+      const { dataDir, httpPort, raft, security } = yield* NodeServe.resolve(command, o, (id) => `./data/ctrl-${id}`)
       const node = yield* CtrlNode.make({
         id: o.id,
         peers: o.peers,
@@ -69,6 +70,7 @@ const ctrlServe = Command.make(
         host: o.host,
         ...(httpPort === undefined ? {} : { httpPort }),
         raft,
+        ...(security === undefined ? {} : { security }),
         ctrl: { nShards: o.shards, keyToShard: o.keyToShard, maxRaftState: o.maxRaftState, peers: o.peers }
       }).pipe(Effect.catchTags(NodeServe.startErrors(command, o.host, httpPort)))
       yield* NodeServe.run(
@@ -77,8 +79,8 @@ const ctrlServe = Command.make(
         node,
         `controller ${o.id} of ${Object.keys(o.peers).join(",")} (cluster ${o.cluster}, ${o.shards} shards, ` +
           `key→shard ${o.keyToShard}); on ${node.address.host}:${node.address.port}` +
-          (node.httpPort === undefined ? "" : `, HTTP on http://${o.host}:${node.httpPort}`) +
-          `; data in ${dataDir}`
+          (node.httpPort === undefined ? "" : `, HTTP on ${NodeServe.httpUrl(o.host, node.httpPort, security)}`) +
+          `; data in ${dataDir}` + describeNodeSecurity(security)
       )
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run one replica of the shard controller (stop it with Ctrl-C or SIGTERM)"))
@@ -103,11 +105,12 @@ const timeoutOption = durationOption("timeout", "5s", "give up after this long w
 /** Runs `use` with a controller client over TCP, turning a timeout or a refusal into a one-line error. */
 const withCtrl = <A>(
   command: string,
-  o: { readonly ctrl: Record<string, string>; readonly timeout: Duration.Duration },
+  o: { readonly ctrl: Record<string, string>; readonly timeout: Duration.Duration } & ClientSecurityFlags,
   use: (c: CtrlClient.CtrlClientShape, options: CtrlClient.OperationOptions) => Effect.Effect<A, CtrlClient.CtrlError>
 ) =>
   Effect.scoped(Effect.gen(function*() {
-    const transport = yield* Tcp.make({ self: "concord-cli", peers: o.ctrl, callTimeout: "1 second" })
+    const security = yield* clientSecurity(`shard ${command}`, o)
+    const transport = yield* clientTransport(`shard ${command}`, security, { self: "concord-cli", peers: o.ctrl, callTimeout: "1 second" })
     const client = yield* CtrlClient.make({ servers: Object.keys(o.ctrl), callTimeout: "1 second", retryPause: "50 millis" }).pipe(
       Effect.provideService(Transport, transport)
     )
@@ -115,6 +118,7 @@ const withCtrl = <A>(
   })).pipe(
     Effect.catchTags({
       InvalidRequest: (e) => fail(`shard ${command}`, ExitCode.BadInput, e.message),
+      Unauthorized: (e) => fail(`shard ${command}`, ExitCode.Failed, e.message),
       CtrlTimeout: (e) =>
         fail(`shard ${command}`, ExitCode.Failed, `${e.message}: no controller leader answered (is the controller cluster up? --ctrl)`)
     })
@@ -164,6 +168,7 @@ const join = Command.make(
   {
     ctrl: ctrlOption,
     timeout: timeoutOption,
+    ...clientSecurityFlags,
     groups: Args.text({ name: "GID=HOST:PORT[,HOST:PORT...]" }).pipe(
       Args.atLeast(1),
       Args.mapEffect((texts) =>
@@ -184,6 +189,7 @@ const leave = Command.make(
   {
     ctrl: ctrlOption,
     timeout: timeoutOption,
+    ...clientSecurityFlags,
     gids: Args.text({ name: "GID" }).pipe(
       Args.atLeast(1),
       Args.mapEffect((texts) => Effect.forEach(texts, (t) => positiveInt("GID", t))),
@@ -202,6 +208,7 @@ const move = Command.make(
   {
     ctrl: ctrlOption,
     timeout: timeoutOption,
+    ...clientSecurityFlags,
     shard: Args.text({ name: "SHARD" }).pipe(Args.mapEffect((t) => positiveInt("SHARD", t)), Args.withDescription("the shard")),
     gid: Args.text({ name: "GID" }).pipe(Args.mapEffect((t) => positiveInt("GID", t)), Args.withDescription("the group to serve it"))
   },
@@ -217,6 +224,7 @@ const query = Command.make(
   {
     ctrl: ctrlOption,
     timeout: timeoutOption,
+    ...clientSecurityFlags,
     num: Args.text({ name: "NUM" }).pipe(
       Args.mapEffect((t) => positiveInt("NUM", t)),
       Args.optional,
@@ -244,7 +252,7 @@ const serve = Command.make(
       const command = "shard serve"
       if (Option.isNone(o.gid)) return yield* fail(command, ExitCode.BadInput, "--gid is required: the group this replica serves")
       const gid = o.gid.value
-      const { dataDir, httpPort, raft } = yield* NodeServe.resolve(command, o, (id) => `./data/g${gid}-${id}`)
+      const { dataDir, httpPort, raft, security } = yield* NodeServe.resolve(command, o, (id) => `./data/g${gid}-${id}`)
       const node = yield* ShardKvNode.make({
         gid,
         id: o.id,
@@ -255,6 +263,7 @@ const serve = Command.make(
         host: o.host,
         ...(httpPort === undefined ? {} : { httpPort }),
         raft,
+        ...(security === undefined ? {} : { security }),
         server: { maxRaftState: o.maxRaftState }
       }).pipe(Effect.catchTags(NodeServe.startErrors(command, o.host, httpPort)))
       yield* NodeServe.run(
@@ -263,8 +272,8 @@ const serve = Command.make(
         node,
         `replica ${o.id} of group ${gid} (${Object.keys(o.peers).join(",")}, cluster ${o.cluster}); ` +
           `on ${node.address.host}:${node.address.port}` +
-          (node.httpPort === undefined ? "" : `, HTTP on http://${o.host}:${node.httpPort}`) +
-          `; controllers ${Object.values(o.ctrl).join(",")}; data in ${dataDir}`
+          (node.httpPort === undefined ? "" : `, HTTP on ${NodeServe.httpUrl(o.host, node.httpPort, security)}`) +
+          `; controllers ${Object.values(o.ctrl).join(",")}; data in ${dataDir}` + describeNodeSecurity(security)
       )
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run one replica of a group of the sharded key/value service (stop it with Ctrl-C or SIGTERM)"))
@@ -274,11 +283,12 @@ const serve = Command.make(
 /** Runs `use` with a sharded client over TCP, turning a timeout or a refusal into a one-line error. */
 const withShards = <A>(
   command: string,
-  o: { readonly ctrl: Record<string, string>; readonly timeout: Duration.Duration },
+  o: { readonly ctrl: Record<string, string>; readonly timeout: Duration.Duration } & ClientSecurityFlags,
   use: (c: ShardKvClient.ShardKvClientShape, options: ShardKvClient.OperationOptions) => Effect.Effect<A, ShardKvClient.KvError>
 ) =>
   Effect.scoped(Effect.gen(function*() {
-    const transport = yield* Tcp.make({ self: "concord-cli", peers: o.ctrl, callTimeout: "1 second" })
+    const security = yield* clientSecurity(`shard ${command}`, o)
+    const transport = yield* clientTransport(`shard ${command}`, security, { self: "concord-cli", peers: o.ctrl, callTimeout: "1 second" })
     const client = yield* ShardKvClient.make({ ctrlers: Object.keys(o.ctrl), callTimeout: "1 second" }).pipe(
       Effect.provideService(Transport, transport)
     )
@@ -286,21 +296,22 @@ const withShards = <A>(
   })).pipe(
     Effect.catchTags({
       InvalidRequest: (e) => fail(`shard ${command}`, ExitCode.BadInput, e.message),
+      Unauthorized: (e) => fail(`shard ${command}`, ExitCode.Failed, e.message),
       KvTimeout: (e) =>
         fail(`shard ${command}`, ExitCode.Failed, `${e.message}: no group answered (is the cluster up? has it a group for the key's shard?)`)
     })
   )
 
-const get = Command.make("get", { ctrl: ctrlOption, timeout: timeoutOption, key: keyArg }, (o) =>
+const get = Command.make("get", { ctrl: ctrlOption, timeout: timeoutOption, ...clientSecurityFlags, key: keyArg }, (o) =>
   withShards("get", o, (c, options) => Effect.flatMap(c.get(o.key, options), Console.log))
 ).pipe(Command.withDescription("print the value of KEY (empty if it has none)"))
 
-const del = Command.make("del", { ctrl: ctrlOption, timeout: timeoutOption, key: keyArg }, (o) =>
+const del = Command.make("del", { ctrl: ctrlOption, timeout: timeoutOption, ...clientSecurityFlags, key: keyArg }, (o) =>
   withShards("del", o, (c, options) => Effect.zipRight(c.delete(o.key, options), Console.log("OK")))
 ).pipe(Command.withDescription("delete KEY"))
 
 const write = (name: "put" | "append", description: string) =>
-  Command.make(name, { ctrl: ctrlOption, timeout: timeoutOption, file: fileOption, key: keyArg, value: valueArg }, (o) =>
+  Command.make(name, { ctrl: ctrlOption, timeout: timeoutOption, ...clientSecurityFlags, file: fileOption, key: keyArg, value: valueArg }, (o) =>
     Effect.flatMap(readValue(`shard ${name}`, o.value, o.file), (value) =>
       withShards(name, o, (c, options) => Effect.zipRight(c[name](o.key, value, options), Console.log("OK"))))
   ).pipe(Command.withDescription(description))
@@ -320,10 +331,13 @@ export const formatGroups = (config: Config, rows: ReadonlyArray<{ gid: Gid; ser
   return [`config ${config.num} (from the controller)`, ...[header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd())].join("\n")
 }
 
-const status = Command.make("status", { ctrl: ctrlOption, timeout: timeoutOption }, (o) =>
+const status = Command.make("status", { ctrl: ctrlOption, timeout: timeoutOption, ...clientSecurityFlags }, (o) =>
   Effect.gen(function*() {
     const config = yield* withCtrl("status", o, (client, options) => client.query(-1, options))
-    const rows = yield* Effect.scoped(Effect.flatMap(Tcp.make({ self: "concord-cli", callTimeout: "1 second" }), (t) => groupStatuses(t, config)))
+    const security = yield* clientSecurity("shard status", o)
+    const rows = yield* Effect.scoped(
+      Effect.flatMap(clientTransport("shard status", security, { self: "concord-cli", callTimeout: "1 second" }), (t) => groupStatuses(t, config))
+    )
     yield* Console.log(formatGroups(config, rows))
   })).pipe(Command.withDescription("show every replica of every joined group: role, config, shards serving/pulling/sending, data held"))
 

@@ -18,9 +18,12 @@ import {
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Data, Duration, Effect, Option, Pool, type Scope } from "effect"
-import { createServer } from "node:http"
+import { createServer, type Server } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
 import * as Limits from "../kv/Limits.js"
+import type { Unauthorized } from "../replica/Clerk.js"
 import type { InvalidRequest } from "../replica/Messages.js"
+import { sameSecret } from "../rpc/internal/auth.js"
 
 /** The stable error codes. */
 export type Code =
@@ -30,6 +33,7 @@ export type Code =
   | "value_too_large"
   | "not_found"
   | "method_not_allowed"
+  | "unauthorized"
   | "unavailable"
   | "internal"
 
@@ -40,6 +44,7 @@ export const STATUS: Record<Code, number> = {
   value_too_large: 413,
   not_found: 404,
   method_not_allowed: 405,
+  unauthorized: 401,
   unavailable: 503,
   internal: 500
 }
@@ -153,13 +158,19 @@ export const bodyValue = (request: HttpServerRequest.HttpServerRequest, limits: 
 
 /**
  * Runs a forwarded request on one of `size` pooled clients, within `timeoutMs`: past it the caller
- * gets 503 `unavailable` (and the retries stop: everything a clerk does is interruptible).
+ * gets 503 `unavailable` (and the retries stop: everything a clerk does is interruptible). So does a
+ * request the cluster refused to this node (`Unauthorized`: the nodes' security settings disagree).
  */
 export const forwarding = <C, R>(acquire: Effect.Effect<C, never, R>, options: { readonly size: number; readonly timeoutMs: number }) =>
   Effect.map(Pool.make({ acquire, size: options.size }), (pool) => {
     const timeout = Duration.millis(options.timeoutMs)
-    return <A, E>(f: (client: C) => Effect.Effect<A, E>): Effect.Effect<A, E | HttpFailure> =>
+    return <A, E>(f: (client: C) => Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, Unauthorized> | HttpFailure> =>
       Effect.scoped(Effect.flatMap(Pool.get(pool), f)).pipe(
+        Effect.catchAll((e): Effect.Effect<never, Exclude<E, Unauthorized> | HttpFailure> =>
+          (e as { _tag?: unknown })._tag === "Unauthorized"
+            ? reject("unavailable", `the cluster refused this node: ${(e as Unauthorized).message}`)
+            : Effect.fail(e as Exclude<E, Unauthorized>)
+        ),
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () =>
@@ -171,13 +182,53 @@ export const forwarding = <C, R>(acquire: Effect.Effect<C, never, R>, options: {
       )
   })
 
+/** Where and how an API is served. */
+export interface ServeOptions {
+  readonly host: string
+  /** 0 picks a free port. */
+  readonly port: number
+  readonly security?: Security
+}
+
+/** HTTPS and the client token of an API (see `authorized`). */
+export interface Security {
+  /** Serve HTTPS (node:https) with this certificate and key (PEM contents). */
+  readonly tls?: { readonly cert: string | Uint8Array; readonly key: string | Uint8Array }
+  /** Require `Authorization: Bearer <token>` on every `/v1/` request. */
+  readonly token?: string
+}
+
+/**
+ * `app` behind the client token: a `/v1/` request without `Authorization: Bearer <token>`, or with
+ * another token, is answered 401 `unauthorized` (with `WWW-Authenticate: Bearer`) before `app` sees
+ * it. The comparison takes the same time wherever the tokens differ; the token is never logged or
+ * echoed. Paths outside `/v1/` (health, metrics, the status page) hold no data and stay open.
+ */
+export const authorized = <E, R>(
+  token: string,
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    if (!request.url.startsWith("/v1/") && request.url !== "/v1") return app
+    const header = Option.getOrUndefined(Headers.get(request.headers, "authorization"))
+    const given = header !== undefined && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined
+    if (sameSecret(given, token)) return app
+    const why = header === undefined
+      ? "this server requires a token: send Authorization: Bearer <token>"
+      : given === undefined
+      ? "the Authorization header must be Bearer <token>"
+      : "wrong token"
+    return Effect.succeed(HttpServerResponse.setHeader(errorResponse("unauthorized", why), "www-authenticate", "Bearer"))
+  })
+
 /** Serves `app` on `host:port` (0: any free port) in the current scope; the bound port. */
 export const serve = (
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure, HttpServerRequest.HttpServerRequest>,
-  options: { readonly host: string; readonly port: number }
+  options: ServeOptions
 ): Effect.Effect<{ readonly port: number }, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function*() {
-    const handled = app.pipe(
+    const token = options.security?.token
+    const handled = (token === undefined ? app : authorized(token, app)).pipe(
       // @effect/platform runs a handler uninterruptibly (HttpApp.toHandled); a handler that waits on
       // a cluster must be interruptible, or its timeout never fires and a request whose caller has
       // hung up is retried forever.
@@ -185,8 +236,15 @@ export const serve = (
       Effect.catchTag("HttpFailure", (e) => Effect.succeed(errorResponse(e.code, e.message))),
       Effect.catchAllDefect((d) => Effect.logError("HTTP handler died", d).pipe(Effect.as(errorResponse("internal", "internal error"))))
     )
-    const server = yield* NodeHttpServer.make(() => createServer(), { host: options.host, port: options.port })
+    const tls = options.security?.tls
+    // An https.Server takes requests as an http.Server does (the platform only listens and reads them).
+    const server = yield* NodeHttpServer.make(
+      () => (tls === undefined ? createServer() : createHttpsServer({ cert: pemOf(tls.cert), key: pemOf(tls.key) }) as unknown as Server),
+      { host: options.host, port: options.port }
+    )
     yield* HttpServer.serveEffect(handled).pipe(Effect.provideService(HttpServer.HttpServer, server))
     const address = server.address
     return { port: address._tag === "TcpAddress" ? address.port : options.port }
   })
+
+const pemOf = (x: string | Uint8Array): string | Buffer => (typeof x === "string" ? x : Buffer.from(x))

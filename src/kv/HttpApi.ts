@@ -26,10 +26,7 @@ import * as Kv from "./KvStateMachine.js"
 import type { KvServerShape } from "./KvServer.js"
 import * as Limits from "./Limits.js"
 
-export interface Options {
-  readonly host: string
-  /** 0 picks a free port. */
-  readonly port: number
+export interface Options extends HttpKit.ServeOptions {
   /** Every member's id (forwarding targets). */
   readonly servers: ReadonlyArray<string>
   /** Key and value limits; default `Limits.defaults` (the servers' own). */
@@ -108,10 +105,7 @@ export const serveBackend = (
       }
     })
 
-    return yield* HttpKit.serve(route.pipe(Effect.catchTag("KvTimeout", (e) => HttpKit.reject("unavailable", e.message))), {
-      host: options.host,
-      port: options.port
-    })
+    return yield* HttpKit.serve(route.pipe(Effect.catchTag("KvTimeout", (e) => HttpKit.reject("unavailable", e.message))), options)
   })
 
 /** Serves the key/value service's HTTP API in the current scope; returns the bound port. */

@@ -55,8 +55,12 @@ export interface ForwardedWrite {
   readonly seq: number
 }
 
-/** What an operation fails with: the caller's timeout, or a request refused as it stands. */
-export type KvError = KvTimeout | InvalidRequest
+/** A server refused this client (no or a wrong token). */
+export const Unauthorized = Clerk.Unauthorized
+export type Unauthorized = Clerk.Unauthorized
+
+/** What an operation fails with: the caller's timeout, a request refused as it stands, or a client refused. */
+export type KvError = KvTimeout | InvalidRequest | Unauthorized
 
 /** The operations of a key/value clerk: `KvClient`'s, and `ShardKvClient`'s for the sharded service. */
 export interface KvOperations {
@@ -96,7 +100,7 @@ export const make = (options: Options): Effect.Effect<KvClientShape, never, Tran
       op: KvTimeout["op"],
       key: string,
       value: string,
-      send: Effect.Effect<A, InvalidRequest>,
+      send: Effect.Effect<A, InvalidRequest | Unauthorized>,
       o: OperationOptions | undefined
     ): Effect.Effect<A, KvError> => {
       const bad = Limits.check(key, value, limits)

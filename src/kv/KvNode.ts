@@ -12,6 +12,7 @@ import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
 import * as HttpApi from "./HttpApi.js"
 import * as KvServer from "./KvServer.js"
+import { KvProtocol } from "./Messages.js"
 
 export interface Options extends ReplicaNode.Options {
   /** Serve the HTTP/JSON API on this port (0: any free port); omit for none. */
@@ -29,11 +30,11 @@ export const make = (
   options: Options
 ): Effect.Effect<
   KvNode,
-  Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > =>
   ReplicaNode.make(
-    options,
+    { ...options, clientRequests: KvProtocol.classes.map((c) => c._tag) },
     KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv }),
     (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) })
   )

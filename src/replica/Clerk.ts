@@ -7,7 +7,8 @@
  * after every full round of failures; it resends the very same request throughout, so a request
  * carrying a client id and sequence number (see `Session`) executes at most once. It retries
  * forever: bound an operation with `deadline` (the caller's timeout). Any other typed failure of the
- * request (`InvalidRequest`, a sharded service's `WrongGroup`) ends the call: it is the answer.
+ * request (`InvalidRequest`, a sharded service's `WrongGroup`) ends the call: it is the answer; so
+ * does a server's refusal to serve this client at all (`Unauthorized`: no or a wrong token).
  * @since 0.1.0
  */
 import { Data, Duration, Effect, Random } from "effect"
@@ -25,8 +26,18 @@ export interface Options {
   readonly retryPause?: Duration.DurationInput
 }
 
-/** What a call ends with: the request's own failures, minus those the clerk retries. */
-export type Answer<Req> = Exclude<Failure<Req>, NotLeader | Retry>
+/** What a call ends with: the request's own failures, minus those the clerk retries, or a refusal. */
+export type Answer<Req> = Exclude<Failure<Req>, NotLeader | Retry> | Unauthorized
+
+/**
+ * A server refused this client: the token it requires is missing or wrong (see `Tcp.Options.auth`).
+ * Every server of a cluster requires the same token, so the clerk does not try the others.
+ */
+export class Unauthorized extends Data.TaggedError("Unauthorized")<{ readonly server: NodeId; readonly detail: string }> {
+  override get message() {
+    return `unauthorized: ${this.server} refused the request: ${this.detail}`
+  }
+}
 
 /** No server of the group answered within the rounds a caller allowed (`Clerk.callRounds`). */
 export class NoAnswer extends Data.TaggedError("NoAnswer")<{ readonly servers: ReadonlyArray<NodeId> }> {
@@ -66,6 +77,9 @@ export const make = (options: Options): Effect.Effect<Clerk, never, Transport> =
         const attempt: Effect.Effect<Success<Req>, Answer<Req> | NoAnswer> = Effect.suspend(() =>
           transport.call(servers[leader]!, request, callOptions).pipe(
             Effect.catchIf(isRetried, (e) => {
+              if (e._tag === "TransportError" && e.reason === "Unauthorized") {
+                return Effect.fail(new Unauthorized({ server: e.peer, detail: e.detail }))
+              }
               const hinted = e._tag === "NotLeader" && e.leaderHint !== null ? servers.indexOf(e.leaderHint) : -1
               if (hinted >= 0 && hinted !== leader) {
                 leader = hinted

@@ -8,6 +8,7 @@
 import type { FileSystem } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import { type CorruptLog, LogStorage, type StorageError } from "../raft/LogStorage.js"
+import type * as HttpKit from "../http/HttpKit.js"
 import * as Raft from "../raft/Raft.js"
 import * as RaftConfig from "../raft/RaftConfig.js"
 import * as Tcp from "../rpc/Tcp.js"
@@ -28,7 +29,42 @@ export interface Options {
   /** Addresses of nodes outside the cluster that this node calls (another cluster's members). */
   readonly others?: Readonly<Record<string, string>>
   readonly raft?: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">>
+  /** TLS and authentication of both ports; default none (a trusted network). */
+  readonly security?: Security
 }
+
+/**
+ * The security of a node, on both its ports. TLS: the Raft/client port is mutual TLS between members
+ * (every member's certificate signed by `ca`; clients need none) and the HTTP port is HTTPS with the
+ * same certificate. `token`: every client request must carry it (binary protocol: in the connection's
+ * hello; HTTP: `Authorization: Bearer`). `clusterSecret`: without TLS, what makes a connection a
+ * member's (default: the token). See `Tcp.Options` for the rules.
+ */
+export interface Security {
+  readonly tls?: { readonly ca: string | Uint8Array; readonly cert: string | Uint8Array; readonly key: string | Uint8Array }
+  readonly token?: string
+  readonly clusterSecret?: string
+}
+
+/** The transport options of `security`; `clientRequests`: the request tags the service serves to clients. */
+export const transportSecurity = (
+  security: Security | undefined,
+  clientRequests: ReadonlyArray<string>
+): Pick<Tcp.Options, "tls" | "auth"> =>
+  security === undefined ? {} : {
+    ...(security.tls === undefined ? {} : { tls: security.tls }),
+    auth: {
+      clientRequests,
+      ...(security.token === undefined ? {} : { token: security.token }),
+      ...(security.clusterSecret === undefined ? {} : { clusterSecret: security.clusterSecret })
+    }
+  }
+
+/** The HTTP API's part of `security`. */
+export const httpSecurity = (security: Security | undefined): HttpKit.Security => ({
+  ...(security?.tls === undefined ? {} : { tls: { cert: security.tls.cert, key: security.tls.key } }),
+  ...(security?.token === undefined ? {} : { token: security.token })
+})
 
 /** Real-deployment Raft timing (`RaftConfig.deployment`). */
 export const defaultRaft: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">> = {
@@ -51,18 +87,19 @@ export interface ReplicaNode<S> {
 /** A service's HTTP API: served on `port` (0: any free one) over the node's transport; the bound port. */
 export type HttpApi<S, E> = (
   server: S,
-  options: { readonly host: string; readonly port: number }
+  options: HttpKit.ServeOptions
 ) => Effect.Effect<{ readonly port: number }, E, Transport | Scope.Scope>
 
 /**
  * Starts the node in the current scope, with `service` on its Raft node and, given an `httpPort`, its
- * `http` API: it runs until the scope closes.
+ * `http` API: it runs until the scope closes. `clientRequests`: the request tags of the service's
+ * client protocol (with `security`, only members may make the others, Raft's among them).
  */
 export const make = <S, E, E2 = never>(
-  options: Options & { readonly httpPort?: number },
+  options: Options & { readonly httpPort?: number; readonly clientRequests: ReadonlyArray<string> },
   service: Effect.Effect<S, E, Raft.Raft | Transport | Scope.Scope>,
   http?: HttpApi<S, E2>
-): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | StorageError | CorruptLog | E | E2, FileSystem.FileSystem | Scope.Scope> =>
+): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | E | E2, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const own = options.peers[options.id]
     if (own === undefined) return yield* Effect.dieMessage(`node ${options.id} is not among the peers ${Object.keys(options.peers).join(", ")}`)
@@ -76,7 +113,8 @@ export const make = <S, E, E2 = never>(
     const transport = yield* Tcp.make({
       self: options.id,
       listen: { host: options.host ?? "127.0.0.1", port },
-      peers: { ...options.others, ...options.peers }
+      peers: { ...options.others, ...options.peers },
+      ...transportSecurity(options.security, options.clientRequests)
     })
     const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
     const { raft, svc } = yield* Effect.gen(function*() {
@@ -86,7 +124,8 @@ export const make = <S, E, E2 = never>(
     }).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
     const api = http === undefined || options.httpPort === undefined ? undefined : yield* http(svc, {
       host: options.host ?? "127.0.0.1",
-      port: options.httpPort
+      port: options.httpPort,
+      security: httpSecurity(options.security)
     }).pipe(Effect.provideService(Transport, transport))
     return { id: options.id, address: transport.address!, raft, server: svc, transport, httpPort: api?.port }
   })

@@ -9,6 +9,15 @@
  * picked up without configuration. An oversized or malformed frame closes only that connection, with
  * a logged `FrameError`; the server keeps serving everyone else.
  *
+ * Security (both optional, see `Options.tls` and `Options.auth`): TLS on every connection, mutual
+ * between members (node:tls); and authentication decided once per connection, before its first
+ * request: a member (a peer of the cluster) may call everything, a client only the requests listed in
+ * `auth.clientRequests`, and only with the token when one is configured. The dialling side proves
+ * itself by its certificate (TLS) or by a hello frame (kind 2, the first frame it sends: its token and
+ * cluster secret). A refused request gets a `TransportError("Unauthorized")` reply; its handler never
+ * runs. A connection whose TLS handshake fails or whose certificate is not the CA's is closed before a
+ * frame is read, with one logged line.
+ *
  * Why `node:net` and not `@effect/platform` sockets: the platform `Socket` runs each connection as a
  * pull stream with one fiber and queue hop per chunk, and its writer is an Effect per write; on the
  * RPC path (many small frames, multiplexed) that costs more than the RPC itself. `npm run bench --
@@ -18,7 +27,10 @@
  * @since 0.1.0
  */
 import { Data, Duration, Effect, FiberSet, Layer, Runtime, type Scope } from "effect"
+import { createPrivateKey, X509Certificate } from "node:crypto"
 import * as net from "node:net"
+import * as tls from "node:tls"
+import { decodeHello, encodeHello, isMemberCertificate, sameSecret, subjectOf } from "./internal/auth.js"
 import { Dispatcher, decodeReply, encodeRequest } from "./internal/wire.js"
 import {
   type AnyRequest,
@@ -44,6 +56,46 @@ export interface Options {
   readonly maxFrameBytes?: number
   /** Timeout of a call that gives none. Default 10 s. */
   readonly callTimeout?: Duration.DurationInput
+  /** Every connection over TLS, this transport's and its peers'. */
+  readonly tls?: TlsOptions
+  /** Who may call what on this transport's port, and what its own calls present. */
+  readonly auth?: AuthOptions
+}
+
+/** PEM material (contents, not paths). */
+export interface TlsOptions {
+  /**
+   * The CA that signs the cluster's certificates. Servers dialled are verified against it (and their
+   * certificate must name the host dialled); a connecting side that presents a certificate must have
+   * one it signed, or is refused.
+   */
+  readonly ca: string | Uint8Array
+  /**
+   * This side's certificate and key: a listening transport needs them. A dialling one presents them
+   * (mutual TLS); a member's certificate (see `internal/auth.ts`) makes the connection a member's.
+   */
+  readonly cert?: string | Uint8Array
+  readonly key?: string | Uint8Array
+}
+
+export interface AuthOptions {
+  /** The client token: sent by every connection this transport dials; required of client connections it accepts. */
+  readonly token?: string
+  /**
+   * Without TLS, what makes a connection a member's: sent by every connection this transport dials, and
+   * a connection that presents it may call everything. Default: the token (then whoever holds the
+   * token may act as a member). Ignored with TLS, where members are known by their certificates.
+   */
+  readonly clusterSecret?: string
+  /** The requests (by tag) a client connection may make; members may make any. Default: all. */
+  readonly clientRequests?: ReadonlyArray<string>
+}
+
+/** The TLS material is unusable (unparsable, or a key that does not match its certificate). */
+export class TlsError extends Data.TaggedError("TlsError")<{ readonly detail: string }> {
+  override get message() {
+    return `TLS: ${this.detail}`
+  }
 }
 
 /** A frame that cannot be accepted: its connection is closed. */
@@ -77,6 +129,7 @@ export interface TcpTransport extends TransportShape {
 const HEADER = 9
 const KIND_REQUEST = 0
 const KIND_REPLY = 1
+const KIND_HELLO = 2
 const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 // Above this many unsent bytes a caller waits for the socket to drain before queueing more.
 const HIGH_WATER = 8 * 1024 * 1024
@@ -195,12 +248,18 @@ class PeerConnection {
     port: number,
     private readonly peer: NodeId,
     maxFrameBytes: number,
+    security: { readonly context: tls.SecureContext | undefined; readonly hello: Uint8Array | undefined },
     private readonly onClosed: (conn: PeerConnection) => void
   ) {
-    this.socket = net.connect({ host, port, noDelay: true })
+    this.socket = security.context === undefined
+      ? net.connect({ host, port, noDelay: true })
+      : tls.connect({ host, port, secureContext: security.context, ...(net.isIP(host) ? {} : { servername: host }) })
+    this.socket.setNoDelay(true)
     this.writer = new FrameWriter(this.socket)
+    // The first frame on the connection (TLS queues it until the handshake is done).
+    if (security.hello !== undefined) this.writer.write(KIND_HELLO, 0, security.hello)
     const reader = new FrameReader(maxFrameBytes)
-    this.socket.on("connect", () => {
+    this.socket.on(security.context === undefined ? "connect" : "secureConnect", () => {
       this.connected = true
       this.socket.setKeepAlive(true, 10_000)
     })
@@ -216,7 +275,11 @@ class PeerConnection {
       if (bad !== undefined) this.close("Closed", `peer sent a bad frame (${bad})`)
     })
     this.socket.on("error", (err: NodeJS.ErrnoException) => {
-      this.close(this.connected ? "Closed" : "Unreachable", err.code ?? err.message)
+      // TLS failures say more in their message (which certificate, why) than in their code.
+      const detail = security.context !== undefined && !this.connected && err.syscall === undefined
+        ? `TLS: ${opensslReason(err.message)}`
+        : err.code ?? err.message
+      this.close(this.connected ? "Closed" : "Unreachable", detail)
     })
     this.socket.on("close", () => this.close(this.connected ? "Closed" : "Unreachable", "connection closed"))
   }
@@ -270,7 +333,7 @@ const parseAddress = (address: string): { host: string; port: number } | undefin
 }
 
 /** Creates a TCP transport; listening (if asked) starts at once and stops when the scope closes. */
-export const make = (options: Options): Effect.Effect<TcpTransport, ListenError, Scope.Scope> =>
+export const make = (options: Options): Effect.Effect<TcpTransport, ListenError | TlsError, Scope.Scope> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<never>()
     const runLog = Runtime.runFork(runtime)
@@ -282,14 +345,22 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
     const connections = new Map<string, PeerConnection>()
     const serverSockets = new Set<net.Socket>()
     let shutdown = false
+    const security = yield* securityOf(options)
 
     const acceptConnection = (socket: net.Socket) => {
       serverSockets.add(socket)
       socket.setNoDelay(true)
       const remote = `${socket.remoteAddress}:${socket.remotePort}`
+      const access = security.admit(socket)
+      if (typeof access === "string") {
+        runLog(Effect.logWarning(`refusing connection from ${remote}: ${access}`))
+        socket.destroy()
+        return
+      }
       const reader = new FrameReader(maxFrameBytes)
       const writer = new FrameWriter(socket)
       let open = true
+      let frames = 0
       const reply = (id: number, bytes: Uint8Array) => {
         if (!open) return
         counters.bytesSent += bytes.length + HEADER
@@ -298,13 +369,19 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
       socket.on("data", (chunk: Buffer) => {
         if (!open) return
         const bad = reader.push(chunk, (kind, id, payload) => {
+          if (kind === KIND_HELLO && frames++ === 0) {
+            const refused = security.hello(access, payload)
+            if (refused !== undefined) runLog(Effect.logWarning(`connection from ${remote}: ${refused}`))
+            return
+          }
           if (kind !== KIND_REQUEST) {
             fault("Malformed", `unexpected frame kind ${kind}`)
             return
           }
+          frames++
           counters.served++
           counters.bytesReceived += payload.length + HEADER
-          const started = dispatcher.dispatch(payload)
+          const started = dispatcher.dispatch(payload, access.refuse)
           if (started instanceof Uint8Array) reply(id, started)
           else {
             started.addObserver((exit) => {
@@ -333,7 +410,12 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
     if (options.listen !== undefined) {
       const host = options.listen.host ?? "127.0.0.1"
       const port = options.listen.port ?? 0
-      const server = net.createServer({ noDelay: true }, acceptConnection)
+      const server = security.server === undefined
+        ? net.createServer({ noDelay: true }, acceptConnection)
+        : tls.createServer(security.server, acceptConnection)
+      // A connection that is not TLS, or whose handshake fails, never reaches acceptConnection.
+      server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) =>
+        runLog(Effect.logWarning(`refusing connection from ${socket.remoteAddress}:${socket.remotePort}: TLS handshake failed: ${handshakeReason(err)}`)))
       address = yield* Effect.async<{ host: string; port: number }, ListenError>((resume) => {
         const onError = (err: NodeJS.ErrnoException) =>
           resume(Effect.fail(new ListenError({ host, port, detail: err.code === "EADDRINUSE" ? "address already in use" : err.message })))
@@ -372,7 +454,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
       if (conn !== undefined && !conn.closed) return conn
       const parsed = parseAddress(addr)
       if (parsed === undefined) return undefined
-      conn = new PeerConnection(addr, parsed.host, parsed.port, peer, maxFrameBytes, (c) => {
+      conn = new PeerConnection(addr, parsed.host, parsed.port, peer, maxFrameBytes, security.dial, (c) => {
         counters.connectionFailures++
         if (connections.get(c.address) === c) connections.delete(c.address)
       })
@@ -443,4 +525,122 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
   })
 
 /** The TCP `Transport` as a Layer. */
-export const layer = (options: Options): Layer.Layer<Transport, ListenError> => Layer.scoped(Transport, make(options))
+export const layer = (options: Options): Layer.Layer<Transport, ListenError | TlsError> => Layer.scoped(Transport, make(options))
+
+/** What one accepted connection may do; `hello` may raise it. */
+interface Access {
+  member: boolean
+  /** Whether it presented the right token; whether it presented one at all. */
+  token: boolean
+  tokenGiven: boolean
+  /** Why a request of this tag is refused on this connection (undefined: served). */
+  readonly refuse: (tag: string) => string | undefined
+}
+
+/** The transport's security, resolved once: how to dial, how to listen, and what each connection may do. */
+const securityOf = (options: Options) =>
+  Effect.gen(function*() {
+    const t = options.tls
+    const auth = options.auth ?? {}
+    const token = auth.token
+    const secret = auth.clusterSecret ?? auth.token
+    const clientRequests = auth.clientRequests === undefined ? undefined : new Set(auth.clientRequests)
+    const context = t === undefined ? undefined : yield* secureContext(t)
+    if (t !== undefined && options.listen !== undefined && (t.cert === undefined || t.key === undefined)) {
+      return yield* new TlsError({ detail: "a listening transport needs its certificate and key" })
+    }
+    const server: tls.TlsOptions | undefined = t === undefined || options.listen === undefined ? undefined : {
+      ca: pem(t.ca),
+      cert: pem(t.cert!),
+      key: pem(t.key!),
+      // Asked of everyone, required of no one: a client without a certificate is a client; one whose
+      // certificate is not the CA's is refused in `admit`, before a frame is read.
+      requestCert: true,
+      rejectUnauthorized: false,
+      noDelay: true
+    }
+    const hello = token === undefined && secret === undefined ? undefined : encodeHello({ token, secret })
+    // Nothing configured: every connection is a member's, as on a trusted network.
+    const open = t === undefined && secret === undefined
+
+    const makeAccess = (member: boolean): Access => {
+      const access: Access = {
+        member,
+        token: false,
+        tokenGiven: false,
+        refuse: (tag) => {
+          if (access.member) return undefined
+          if (clientRequests !== undefined && !clientRequests.has(tag)) {
+            return `${tag} is for cluster members only (${t === undefined ? "present the cluster secret" : "present a node certificate"})`
+          }
+          if (token !== undefined && !access.token) {
+            return access.tokenGiven
+              ? "wrong client token (--auth-token-file)"
+              : "this server requires the client token (--auth-token-file), which this connection did not present"
+          }
+          return undefined
+        }
+      }
+      return access
+    }
+
+    return {
+      server,
+      dial: { context, hello },
+      /** The access of a new connection, or why it is refused. */
+      admit: (socket: net.Socket): Access | string => {
+        if (!(socket instanceof tls.TLSSocket)) return makeAccess(open)
+        const cert = socket.getPeerCertificate()
+        if (cert === null || Object.keys(cert).length === 0) return makeAccess(false)
+        if (!socket.authorized) {
+          return `certificate ${subjectOf(cert)} is not trusted (${String(socket.authorizationError)}): not signed by this cluster's CA?`
+        }
+        return makeAccess(isMemberCertificate(cert))
+      },
+      /** Applies a connection's hello; why it did not make it a member, if it presented a wrong secret. */
+      hello: (access: Access, payload: Uint8Array): string | undefined => {
+        const h = decodeHello(payload)
+        if (h === undefined) return "malformed hello frame ignored"
+        access.tokenGiven = h.token !== null
+        if (token !== undefined && sameSecret(h.token, token)) access.token = true
+        if (t === undefined && secret !== undefined && h.secret !== null) {
+          if (sameSecret(h.secret, secret)) access.member = true
+          else if (clientRequests !== undefined) return "wrong cluster secret: served as a client, not as a member"
+        }
+        return undefined
+      }
+    }
+  })
+
+/** OpenSSL's reason without its location ("...:SSL routines:ssl3_get_record:wrong version number:../deps/..."). */
+const opensslReason = (message: string): string => /routines:[^:]*:([^:]+)/.exec(message)?.[1] ?? message.trim()
+
+const handshakeReason = (err: Error): string => {
+  const reason = opensslReason(err.message)
+  if (/wrong version number|http request|unknown protocol/.test(reason)) return `${reason} (a client that does not speak TLS?)`
+  if (/socket hang up|ECONNRESET/.test(reason)) return "the peer hung up during the handshake (it does not trust our certificate: another CA?)"
+  return reason
+}
+
+const pem = (x: string | Uint8Array): string | Buffer => (typeof x === "string" ? x : Buffer.from(x))
+
+/**
+ * The TLS material checked piece by piece, so that a bad file gets a plain reason (createSecureContext
+ * would silently ignore a CA it cannot parse, and then trust no one).
+ */
+const secureContext = (t: TlsOptions): Effect.Effect<tls.SecureContext, TlsError> => {
+  const check = (what: string, f: () => unknown) =>
+    Effect.try({ try: f, catch: (e) => new TlsError({ detail: `${what} (${(e as Error).message})` }) })
+  return Effect.gen(function*() {
+    yield* check("the CA is not a PEM certificate", () => new X509Certificate(pem(t.ca)))
+    if (t.cert !== undefined) yield* check("the certificate is not a PEM certificate", () => new X509Certificate(pem(t.cert!)))
+    if (t.key !== undefined) yield* check("the key is not a PEM private key", () => createPrivateKey(pem(t.key!)))
+    return yield* Effect.try({
+      try: () => tls.createSecureContext({ ca: pem(t.ca), ...(t.cert === undefined ? {} : { cert: pem(t.cert) }), ...(t.key === undefined ? {} : { key: pem(t.key) }) }),
+      catch: (e) => {
+        const m = (e as Error).message
+        return new TlsError({ detail: /key values mismatch/i.test(m) ? "the key does not match the certificate" : m })
+      }
+    })
+  })
+}

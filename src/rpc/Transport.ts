@@ -32,6 +32,8 @@ export type TransportErrorReason =
   | "Protocol"
   /** This transport has been shut down. */
   | "Shutdown"
+  /** The peer refused the request: no or a wrong token, or a member-only request from a client (TCP). */
+  | "Unauthorized"
 
 /** A call failed in transport: the caller cannot know whether the peer executed the request. */
 export class TransportError extends Data.TaggedError("TransportError")<{

@@ -39,7 +39,7 @@ export class CtrlTimeout extends Data.TaggedError("CtrlTimeout")<{
   }
 }
 
-export type CtrlError = CtrlTimeout | InvalidRequest
+export type CtrlError = CtrlTimeout | InvalidRequest | Clerk.Unauthorized
 
 /** A command on behalf of another client (a proxy such as the HTTP API), with its id and sequence number. */
 export type Forwarded =
@@ -82,7 +82,7 @@ export const make = (options: Options): Effect.Effect<CtrlClientShape, never, Tr
     const clerk = yield* Clerk.make({ retryPause: "100 millis", ...options })
     const session = yield* Clerk.makeSession(options.clientId)
     const callOptions = options.callTimeout === undefined ? undefined : { timeout: options.callTimeout }
-    const within = <A>(op: CtrlTimeout["op"], effect: Effect.Effect<A, InvalidRequest>, o?: OperationOptions) =>
+    const within = <A>(op: CtrlTimeout["op"], effect: Effect.Effect<A, InvalidRequest | Clerk.Unauthorized>, o?: OperationOptions) =>
       Clerk.deadline(effect, o?.timeout, (after) => new CtrlTimeout({ op, after }))
     const command = (c: Forwarded, o?: OperationOptions) =>
       within(c.op, session.next((seq) => Effect.map(clerk.call(request(c, session.clientId, seq)), fromWire)), o)

@@ -10,6 +10,7 @@ import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
 import * as CtrlServer from "./CtrlServer.js"
 import * as HttpApi from "./HttpApi.js"
+import { CtrlProtocol } from "./Messages.js"
 
 export interface Options extends ReplicaNode.Options {
   /** Serve the HTTP/JSON API on this port (0: any free port); omit for none. */
@@ -23,11 +24,11 @@ export const make = (
   options: Options
 ): Effect.Effect<
   CtrlNode,
-  Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > =>
   ReplicaNode.make(
-    options,
+    { ...options, clientRequests: CtrlProtocol.classes.map((c) => c._tag) },
     CtrlServer.make({ peers: options.peers, ...options.ctrl }),
     (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) })
   )

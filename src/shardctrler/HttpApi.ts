@@ -25,10 +25,7 @@ import * as CtrlClient from "./CtrlClient.js"
 import type { CtrlServerShape } from "./CtrlServer.js"
 import * as Ctrl from "./CtrlStateMachine.js"
 
-export interface Options {
-  readonly host: string
-  /** 0 picks a free port. */
-  readonly port: number
+export interface Options extends HttpKit.ServeOptions {
   /** Every replica's id (forwarding targets). */
   readonly servers: ReadonlyArray<string>
   /** A request that cannot complete in this time (no leader) is answered 503 unavailable. Default 5 s. */
@@ -132,5 +129,5 @@ export const serve = (
       return HttpKit.json(toJson(yield* forward((c) => c.query(num))))
     })
 
-    return yield* HttpKit.serve(route, { host: options.host, port: options.port })
+    return yield* HttpKit.serve(route, options)
   })

@@ -16,6 +16,7 @@ import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
 import type { Gid } from "../shardctrler/Config.js"
 import * as ShardKvClient from "./ShardKvClient.js"
+import { ShardGet, ShardStatus, ShardWrite } from "./Messages.js"
 import * as ShardKvServer from "./ShardKvServer.js"
 import * as Group from "./ShardStateMachine.js"
 
@@ -34,12 +35,13 @@ export const make = (
   options: Options
 ): Effect.Effect<
   ShardKvNode,
-  Tcp.ListenError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > => {
   const ctrlers = Object.keys(options.ctrl)
   return ReplicaNode.make(
-    { ...options, others: { ...options.others, ...options.ctrl } },
+    // PullShard and DeleteShards, between groups, are for members only.
+    { ...options, others: { ...options.others, ...options.ctrl }, clientRequests: [ShardGet._tag, ShardWrite._tag, ShardStatus._tag] },
     ShardKvServer.make({
       gid: options.gid,
       ctrlers,

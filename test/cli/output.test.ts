@@ -54,7 +54,8 @@ describe("help", () => {
     expect(r.stdout).toBe([
       "concord kv get: print the value of KEY (empty if it has none)",
       "",
-      "usage: concord kv get [--endpoints HOST:PORT,...] [--timeout DURATION] <key>",
+      "usage: concord kv get [--endpoints HOST:PORT,...] [--timeout DURATION] [--tls-ca FILE]",
+      "        [--tls-cert FILE] [--tls-key FILE] [--auth-token-file FILE] <key>",
       "",
       "arguments:",
       "  <key>  the key",
@@ -64,6 +65,13 @@ describe("help", () => {
       "                             $CONCORD_ENDPOINTS, else 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003)",
       "  --timeout DURATION         give up after this long, waiting for a node to answer (it may still be",
       "                             starting) and for a leader (default 5s)",
+      "  --tls-ca FILE              talk TLS, verifying the servers against this CA (PEM) (default",
+      "                             $CONCORD_TLS_CA)",
+      "  --tls-cert FILE            a client certificate to present (PEM), with --tls-key (default",
+      "                             $CONCORD_TLS_CERT)",
+      "  --tls-key FILE             the private key of --tls-cert (default $CONCORD_TLS_KEY)",
+      "  --auth-token-file FILE     a file holding the client token the servers require (default",
+      "                             $CONCORD_AUTH_TOKEN_FILE)",
       "  -h, --help                 show this help"
     ].join("\n"))
   })

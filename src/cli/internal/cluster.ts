@@ -75,13 +75,22 @@ export const startNodes = (l: Layout, host: string, onStderr: (node: string, lin
     return children
   })
 
-/** Starts node `id` of `l` as a child process (`concord kv serve` with the layout's peers, data and ports). */
-export const startNode = (l: Layout, id: string, host: string, onStderr: (node: string, line: string) => void) =>
+/**
+ * Starts node `id` of `l` as a child process (`concord kv serve` with the layout's peers, data and
+ * ports, and `extra` flags: its TLS files, say).
+ */
+export const startNode = (
+  l: Layout,
+  id: string,
+  host: string,
+  onStderr: (node: string, line: string) => void,
+  extra: ReadonlyArray<string> = []
+) =>
   spawnConcord(
     id,
     [
       "kv", "serve", "--id", id, "--peers", Object.entries(l.peers).map(([peer, a]) => `${peer}=${a}`).join(","),
-      "--data", l.data[id]!, "--host", host, "--http-port", String(l.http[id]), "--exit-with-stdin"
+      "--data", l.data[id]!, "--host", host, "--http-port", String(l.http[id]), "--exit-with-stdin", ...extra
     ],
     (line) => onStderr(id, line)
   )

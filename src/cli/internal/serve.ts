@@ -7,10 +7,12 @@
 import { Options } from "@effect/cli"
 import { Clock, Console, Duration, Effect, Either, Option, type Scope, Stream } from "effect"
 import type * as Raft from "../../raft/Raft.js"
+import type * as ReplicaNode from "../../replica/ReplicaNode.js"
 import * as RaftConfig from "../../raft/RaftConfig.js"
 import { parsePeers } from "./cluster.js"
 import { ExitCode, fail } from "./exit.js"
 import { durationOption, integerOption, invalid } from "./flags.js"
+import { nodeSecurity, nodeSecurityFlags, type NodeSecurityFlags } from "./security.js"
 
 /** The flags of a node. `what` names its port ("Raft/KV"); `dataDefault` describes the data default. */
 export const nodeFlags = (o: { readonly defaultPeers?: string; readonly dataDefault: string; readonly what: string }) => ({
@@ -61,6 +63,7 @@ export const nodeFlags = (o: { readonly defaultPeers?: string; readonly dataDefa
     placeholder: "BYTES",
     description: "snapshot when the Raft log reaches this many bytes; -1 never"
   }),
+  ...nodeSecurityFlags,
   exitWithStdin: Options.boolean("exit-with-stdin").pipe(
     Options.withDescription(
       "stop when stdin closes: `cluster up`, `shard up` and `demo` start their nodes so, and a node then ends " +
@@ -69,7 +72,7 @@ export const nodeFlags = (o: { readonly defaultPeers?: string; readonly dataDefa
   )
 })
 
-export interface NodeFlags {
+export interface NodeFlags extends NodeSecurityFlags {
   readonly id: string
   readonly peers: Record<string, string>
   readonly data: Option.Option<string>
@@ -110,14 +113,20 @@ export const resolve = (command: string, o: NodeFlags, dataDefault: (id: string)
       heartbeatIntervalMs: Duration.toMillis(o.heartbeat),
       rpcTimeoutMs: RaftConfig.rpcTimeoutFor(Duration.toMillis(o.electionTimeout))
     }
-    return { dataDir, httpPort, raft }
+    const security = yield* nodeSecurity(command, o)
+    return { dataDir, httpPort, raft, ...(security === undefined ? {} : { security }) }
   })
+
+/** The HTTP API's address as a URL (https with TLS). */
+export const httpUrl = (host: string, port: number, security: ReplicaNode.Security | undefined) =>
+  `${security?.tls === undefined ? "http" : "https"}://${host}:${port}`
 
 /** The one-line errors of a node that cannot start. */
 export const startErrors = (command: string, host: string, httpPort: number | undefined) => ({
   ListenError: (e: { readonly message: string }) => fail(command, ExitCode.Failed, `${e.message} (another node or program uses that port?)`),
   StorageError: (e: { readonly message: string }) => fail(command, ExitCode.Failed, e.message),
   CorruptLog: (e: { readonly message: string }) => fail(command, ExitCode.Failed, e.message),
+  TlsError: (e: { readonly message: string }) => fail(command, ExitCode.BadInput, `${e.message} (--tls-cert/--tls-key/--tls-ca)`),
   ServeError: (e: { readonly cause: unknown }) => fail(command, ExitCode.Failed, `cannot serve HTTP on ${host}:${httpPort}: ${String(e.cause)}`)
 })
 

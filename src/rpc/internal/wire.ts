@@ -5,7 +5,8 @@
  * A request is the packed Schema encoding of the request object (it carries its `_tag`). A reply is a
  * packed pair `[status, payload]`:
  *   0 = success (payload: the success, encoded), 1 = typed failure (payload: the failure, encoded),
- *   2 = the handler died (payload: a description), 3 = protocol error (unknown tag, undecodable).
+ *   2 = the handler died (payload: a description), 3 = protocol error (unknown tag, undecodable),
+ *   4 = not authorized (payload: why; the handler never ran).
  * @internal
  */
 import { Cause, Effect, Either, type Fiber, Schema, type Scope } from "effect"
@@ -25,7 +26,8 @@ const enum Status {
   Success = 0,
   Failure = 1,
   Defect = 2,
-  Protocol = 3
+  Protocol = 3,
+  Unauthorized = 4
 }
 
 interface ClassCodecs {
@@ -78,6 +80,8 @@ export const decodeReply = <Req extends AnyRequest>(
     }
     case Status.Defect:
       return Effect.fail(new TransportError({ reason: "Remote", peer, detail: String(payload) }))
+    case Status.Unauthorized:
+      return Effect.fail(new TransportError({ reason: "Unauthorized", peer, detail: String(payload) }))
     default:
       return protocolError(peer, String(payload))
   }
@@ -151,15 +155,21 @@ export class Dispatcher {
 
   /**
    * Starts the handler of one encoded request. Returns the reply at once for a request that cannot be
-   * dispatched (protocol error), or the fiber computing the reply.
+   * dispatched (protocol error, or refused: `refuse` gives a reason for the request's tag), or the
+   * fiber computing the reply.
    */
-  dispatch(bytes: Uint8Array): Uint8Array | Fiber.RuntimeFiber<Uint8Array, never> {
+  dispatch(
+    bytes: Uint8Array,
+    refuse?: (tag: string) => string | undefined
+  ): Uint8Array | Fiber.RuntimeFiber<Uint8Array, never> {
     const unpacked = Codec.unpack(bytes, "request")
     if (Either.isLeft(unpacked)) return protocolReply(unpacked.left.message)
     const plain = unpacked.right as { readonly _tag?: unknown } | null
     const tag = plain !== null && typeof plain === "object" ? plain._tag : undefined
     const entry = typeof tag === "string" ? this.entries.get(tag) : undefined
     if (entry === undefined) return protocolReply(`unknown method ${String(tag)}`)
+    const refused = refuse?.(tag as string)
+    if (refused !== undefined) return Codec.pack([Status.Unauthorized, refused])
     const request = entry.decode(plain)
     if (Either.isLeft(request)) return protocolReply(request.left.message)
     return entry.fork(entry.run(request.right))
