@@ -403,21 +403,22 @@ export interface SimulateOptions {
 /**
  * Runs a scoped `effect` inside the Simulation kernel, for a test: seeded (`SEED=<n>` in the
  * environment replays a run; `CONCORD_SWEEP=<count>` runs count seeds), with a simulated-time limit.
- * Resolves with the run's statistics; rejects with an error naming the seed and how to replay it.
+ * Resolves with the effect's value, the seed and the run's statistics (of the last seed); rejects with
+ * an error naming every failing seed and how to replay it.
  */
-export const simulate = async <E>(
-  effect: Effect.Effect<void, E, Scope.Scope>,
+export const simulate = async <A, E>(
+  effect: Effect.Effect<A, E, Scope.Scope>,
   options: SimulateOptions = {}
-): Promise<Simulation.RunStats> => {
+): Promise<{ readonly value: A; readonly seed: number; readonly stats: Simulation.RunStats }> => {
   const plan = options.seed !== undefined
     ? { seeds: [options.seed], sweep: false }
     : Simulation.seedPlan(process.env, () => randomInt(1, 2 ** 31 - 1))
-  let last: Simulation.RunStats | undefined
+  let last: { readonly value: A; readonly seed: number; readonly stats: Simulation.RunStats } | undefined
   const failures: Array<string> = []
   for (const seed of plan.seeds) {
     const { exit, stats } = await Simulation.run(Effect.scoped(effect), { seed, timeLimit: options.timeLimit ?? "120 seconds" })
-    last = stats
-    if (Exit.isFailure(exit)) {
+    if (Exit.isSuccess(exit)) last = { value: exit.value, seed, stats }
+    else {
       failures.push(`seed ${seed} failed at t=${stats.simulatedMs}ms (replay: SEED=${seed}):\n${Cause.pretty(exit.cause)}`)
       if (!plan.sweep) break
     }
