@@ -36,7 +36,7 @@ import type { SimNetworkShape } from "../rpc/SimNetwork.js"
 import type { MemoryStorage } from "../storage/MemoryStorage.js"
 import * as Simulation from "./Simulation.js"
 import { advance as advanceClock, drive as driveClock } from "./internal/clock.js"
-import { type Group, makeGroup, makeNetwork, type Network, NoLeader, type RaftOverrides, type RpcCounts } from "./internal/network.js"
+import { faults, type Group, makeGroup, makeNetwork, type Network, NoLeader, type RaftOverrides, type RpcCounts } from "./internal/network.js"
 import * as Recorder from "./internal/recorder.js"
 
 export { NoLeader, type RpcCounts }
@@ -81,20 +81,8 @@ export interface ClientOptions {
   readonly servers?: ReadonlyArray<NodeId>
 }
 
-/** The controls every cluster has. */
-export interface Controls {
-  readonly ids: ReadonlyArray<NodeId>
-  /** The leader of the highest term among the running nodes, if any (a stale, partitioned-away leader loses). */
-  readonly leader: Effect.Effect<Option.Option<NodeId>>
-  /**
-   * Waits until a node (of `among`, default all) leads, and returns it: under the TestClock it moves
-   * the clock in heartbeat-sized steps, under other clocks it sleeps. Fails with `NoLeader` after
-   * `within` (default 10 s).
-   */
-  readonly awaitLeader: (options?: {
-    readonly among?: ReadonlyArray<NodeId>
-    readonly within?: Duration.DurationInput
-  }) => Effect.Effect<NodeId, NoLeader>
+/** The faults and views every simulated cluster has (`SimCluster`'s and `SimShards`'). */
+export interface Faults {
   /**
    * Cuts every link between members of different groups. Groups name nodes and clients; a node or
    * client named in no group keeps all its links. Replaces any earlier partition.
@@ -118,6 +106,22 @@ export interface Controls {
   readonly storage: (id: NodeId) => MemoryStorage | undefined
   /** The simulated network, for faults beyond these (long delays, reordering, dropped replies). */
   readonly network: SimNetworkShape
+}
+
+/** The controls of a cluster of one Raft group. */
+export interface Controls extends Faults {
+  readonly ids: ReadonlyArray<NodeId>
+  /** The leader of the highest term among the running nodes, if any (a stale, partitioned-away leader loses). */
+  readonly leader: Effect.Effect<Option.Option<NodeId>>
+  /**
+   * Waits until a node (of `among`, default all) leads, and returns it: under the TestClock it moves
+   * the clock in heartbeat-sized steps, under other clocks it sleeps. Fails with `NoLeader` after
+   * `within` (default 10 s).
+   */
+  readonly awaitLeader: (options?: {
+    readonly among?: ReadonlyArray<NodeId>
+    readonly within?: Duration.DurationInput
+  }) => Effect.Effect<NodeId, NoLeader>
 }
 
 /** A cluster of key/value servers. */
@@ -183,19 +187,10 @@ const nodeIds = (nodes: number | ReadonlyArray<NodeId>): ReadonlyArray<NodeId> =
   typeof nodes === "number" ? Array.from({ length: nodes }, (_, i) => `n${i + 1}`) : nodes
 
 const controls = <S>(network: Network, group: Group<S>): Controls => ({
+  ...faults(network, () => group),
   ids: group.ids,
   leader: group.leader,
-  awaitLeader: group.awaitLeader,
-  partition: network.partition,
-  heal: network.heal,
-  crash: group.crash,
-  restart: group.start,
-  isUp: (id) => Option.isSome(group.raft(id)),
-  unreliable: network.unreliable,
-  rpcs: network.rpcs,
-  raft: group.raft,
-  storage: group.storage,
-  network: network.net
+  awaitLeader: group.awaitLeader
 })
 
 /** Names clients `client-1`, `client-2`, ... and gives each a lane in the history. */
@@ -214,8 +209,6 @@ const serversOf = (ids: ReadonlyArray<NodeId>, options: ClientOptions | undefine
   for (const s of servers) if (!ids.includes(s)) throw new Error(`SimCluster: unknown server ${s} (nodes: ${ids.join(", ")})`)
   return servers
 }
-
-const isRefused = (e: KvClient.KvError) => e._tag === "InvalidRequest"
 
 const makeKv = (options: KvOptions): Effect.Effect<KvCluster, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -237,16 +230,7 @@ const makeKv = (options: KvOptions): Effect.Effect<KvCluster, never, Scope.Scope
         const servers = serversOf(group.ids, o)
         const transport = yield* network.transport(name, servers)
         const inner = yield* KvClient.make({ servers }).pipe(Effect.provideService(Transport, transport), network.seeded)
-        const rec = <A>(input: KvModel.KvInput, op: Effect.Effect<A, KvClient.KvError>, output: (a: A) => KvModel.KvOutput) =>
-          network.seeded(recorder.record(lane, input, op, output, isRefused))
-        const shape: KvClient.KvClientShape = {
-          ...inner,
-          get: (key, oo) => rec({ op: "get", key }, inner.get(key, oo), (value) => ({ value })),
-          put: (key, value, oo) => rec({ op: "put", key, value }, inner.put(key, value, oo), () => ({})),
-          append: (key, value, oo) => rec({ op: "append", key, value }, inner.append(key, value, oo), () => ({})),
-          delete: (key, oo) => rec({ op: "put", key, value: "" }, inner.delete(key, oo), () => ({}))
-        }
-        return shape
+        return Recorder.recordKv(recorder, lane, inner, network.seeded)
       })
 
     return {

@@ -16,18 +16,16 @@
  */
 import { Data, Duration, Effect, Option, type Scope } from "effect"
 import * as KvModel from "../check/models/Kv.js"
-import type { KvError } from "../kv/KvClient.js"
-import type { RaftShape } from "../raft/Raft.js"
 import { type NodeId, Transport } from "../rpc/Transport.js"
-import type { SimNetworkShape } from "../rpc/SimNetwork.js"
 import type { Config, Gid, KeyToShard } from "../shardctrler/Config.js"
 import * as CtrlClient from "../shardctrler/CtrlClient.js"
 import * as CtrlServer from "../shardctrler/CtrlServer.js"
 import * as ShardKvClient from "../shardkv/ShardKvClient.js"
 import * as ShardKvServer from "../shardkv/ShardKvServer.js"
-import { type Group, makeGroup, makeNetwork, type NoLeader, type RaftOverrides, type RpcCounts } from "./internal/network.js"
+import { faults, type Group, makeGroup, makeNetwork, type NoLeader, type RaftOverrides } from "./internal/network.js"
 import { drive } from "./internal/clock.js"
 import * as Recorder from "./internal/recorder.js"
+import type * as SimCluster from "./SimCluster.js"
 
 /** Not every running server of the groups had adopted configuration `num` (and finished moving shards) in time. */
 export class ConfigNotReached extends Data.TaggedError("ConfigNotReached")<{
@@ -62,7 +60,8 @@ export interface Options {
 /** Which Raft group: a replica group's gid, or "ctrl" for the controller. */
 export type GroupRef = Gid | "ctrl"
 
-export interface ShardCluster {
+/** A sharded cluster: its groups and configurations, clients, and `SimCluster`'s faults over every server. */
+export interface ShardCluster extends SimCluster.Faults {
   readonly gids: ReadonlyArray<Gid>
   readonly ctrlers: ReadonlyArray<NodeId>
   /** The servers of group `gid`. */
@@ -85,22 +84,9 @@ export interface ShardCluster {
   readonly client: (options?: { readonly name?: string }) => Effect.Effect<ShardKvClient.ShardKvClientShape>
   readonly leader: (group: GroupRef) => Effect.Effect<Option.Option<NodeId>>
   readonly awaitLeader: (group: GroupRef, options?: { readonly within?: Duration.DurationInput }) => Effect.Effect<NodeId, NoLeader>
-  /** As `SimCluster`'s: groups of nodes and clients; links between groups are cut. */
-  readonly partition: (groups: ReadonlyArray<ReadonlyArray<string>>) => Effect.Effect<void>
-  readonly heal: Effect.Effect<void>
-  /** Crashes any server (controller or group member); its storage survives. */
-  readonly crash: (server: NodeId) => Effect.Effect<void>
-  readonly restart: (server: NodeId) => Effect.Effect<void>
-  readonly isUp: (server: NodeId) => boolean
-  readonly unreliable: (on: boolean) => Effect.Effect<void>
-  readonly rpcs: Effect.Effect<RpcCounts>
-  readonly raft: (server: NodeId) => Option.Option<RaftShape>
-  readonly network: SimNetworkShape
   readonly history: Effect.Effect<KvModel.History>
   readonly checkLinearizable: (options?: Recorder.CheckOptions) => Effect.Effect<void, Recorder.NotLinearizable>
 }
-
-const isRefused = (e: KvError) => e._tag === "InvalidRequest"
 
 /** Starts the controller and the groups (none joined) in the current scope. */
 export const make = (options: Options): Effect.Effect<ShardCluster, never, Scope.Scope> =>
@@ -196,16 +182,7 @@ export const make = (options: Options): Effect.Effect<ShardCluster, never, Scope
         network.claim(name)
         const transport = yield* network.transport(name, [...ctrlers, ...everyServer])
         const inner = yield* ShardKvClient.make({ ctrlers }).pipe(Effect.provideService(Transport, transport), network.seeded)
-        const rec = <A>(input: KvModel.KvInput, op: Effect.Effect<A, KvError>, output: (a: A) => KvModel.KvOutput) =>
-          network.seeded(recorder.record(lane, input, op, output, isRefused))
-        const shape: ShardKvClient.ShardKvClientShape = {
-          ...inner,
-          get: (key, oo) => rec({ op: "get", key }, inner.get(key, oo), (value) => ({ value })),
-          put: (key, value, oo) => rec({ op: "put", key, value }, inner.put(key, value, oo), () => ({})),
-          append: (key, value, oo) => rec({ op: "append", key, value }, inner.append(key, value, oo), () => ({})),
-          delete: (key, oo) => rec({ op: "put", key, value: "" }, inner.delete(key, oo), () => ({}))
-        }
-        return shape
+        return Recorder.recordKv(recorder, lane, inner, network.seeded)
       })
 
     return {
@@ -220,15 +197,7 @@ export const make = (options: Options): Effect.Effect<ShardCluster, never, Scope
       client,
       leader: (ref) => Effect.suspend(() => groupOf(ref).leader),
       awaitLeader: (ref, o) => Effect.suspend(() => groupOf(ref).awaitLeader(o)),
-      partition: network.partition,
-      heal: network.heal,
-      crash: (server) => Effect.suspend(() => groupOfServer(server).crash(server)),
-      restart: (server) => Effect.suspend(() => groupOfServer(server).start(server)),
-      isUp: (server) => Option.isSome(groupOfServer(server).raft(server)),
-      unreliable: network.unreliable,
-      rpcs: network.rpcs,
-      raft: (server) => groupOfServer(server).raft(server),
-      network: network.net,
+      ...faults(network, groupOfServer),
       history: Effect.sync(() => [...recorder.history]),
       checkLinearizable: (o) => recorder.check(KvModel.model, o)
     } satisfies ShardCluster

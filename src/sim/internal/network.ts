@@ -245,3 +245,17 @@ export const makeGroup = <S>(options: GroupOptions<S>) =>
   })
 
 export type Group<S> = Effect.Effect.Success<ReturnType<typeof makeGroup<S>>>
+
+/** The faults and views of a cluster whose servers are the members of `groupOf(server)`'s group. */
+export const faults = (network: Network, groupOf: (server: NodeId) => Group<unknown>) => ({
+  partition: network.partition,
+  heal: network.heal,
+  crash: (id: NodeId) => Effect.suspend(() => groupOf(id).crash(id)),
+  restart: (id: NodeId) => Effect.suspend(() => groupOf(id).start(id)),
+  isUp: (id: NodeId) => Option.isSome(groupOf(id).raft(id)),
+  unreliable: network.unreliable,
+  rpcs: network.rpcs,
+  raft: (id: NodeId) => groupOf(id).raft(id),
+  storage: (id: NodeId) => groupOf(id).storage(id),
+  network: network.net
+})

@@ -8,6 +8,8 @@
  */
 import { Clock, Data, Effect, Exit } from "effect"
 import type * as History from "../../check/History.js"
+import type * as KvModel from "../../check/models/Kv.js"
+import type { KvError, KvOperations } from "../../kv/KvClient.js"
 import * as Linearizability from "../../check/Linearizability.js"
 import type { Model } from "../../check/Model.js"
 
@@ -76,5 +78,28 @@ export const make = <I, O>(): Recorder<I, O> => {
           })
         )
       })
+  }
+}
+
+/**
+ * A key/value clerk (`KvClient`, `ShardKvClient`) whose get, put, append and delete are recorded in
+ * lane `lane` (a delete as a put of "": the model has no delete, and a missing key reads as "").
+ * Refused operations (`InvalidRequest`) took no effect and are not recorded. `wrap` runs each
+ * operation (with the cluster's seeded Random, say).
+ */
+export const recordKv = <C extends KvOperations>(
+  recorder: Recorder<KvModel.KvInput, KvModel.KvOutput>,
+  lane: number,
+  inner: C,
+  wrap: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+): C => {
+  const rec = <A>(input: KvModel.KvInput, op: Effect.Effect<A, KvError>, output: (a: A) => KvModel.KvOutput) =>
+    wrap(recorder.record(lane, input, op, output, (e) => e._tag === "InvalidRequest"))
+  return {
+    ...inner,
+    get: (key, o) => rec({ op: "get", key }, inner.get(key, o), (value) => ({ value })),
+    put: (key, value, o) => rec({ op: "put", key, value }, inner.put(key, value, o), () => ({})),
+    append: (key, value, o) => rec({ op: "append", key, value }, inner.append(key, value, o), () => ({})),
+    delete: (key, o) => rec({ op: "put", key, value: "" }, inner.delete(key, o), () => ({}))
   }
 }
