@@ -100,6 +100,31 @@ describe("SimCluster", () => {
     }))
 })
 
+describe("SimCluster under the Simulation kernel", () => {
+  it("an unreliable network loses requests and replies, yet every append lands exactly once (SEED replays)", async () => {
+    const { value } = await SimCluster.simulate(Effect.gen(function*() {
+      const cluster = yield* SimCluster.make({ nodes: 3, kv: true, latencyMs: [1, 5] })
+      yield* cluster.awaitLeader()
+      yield* cluster.unreliable(true)
+      const clients = yield* Effect.forEach([0, 1, 2], () => cluster.client())
+      yield* Effect.forEach(clients, (c, i) =>
+        Effect.forEach(Array.from({ length: 10 }, (_, j) => j), (j) => c.append("log", `(${i}.${j})`), { discard: true }), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      yield* cluster.unreliable(false)
+      const log = yield* clients[0]!.get("log")
+      yield* cluster.checkLinearizable()
+      return { log, rpcs: (yield* cluster.rpcs).total }
+    }), { timeLimit: "60 seconds" })
+    for (let i = 0; i < 3; i++) {
+      const mine = value.log.match(new RegExp(`\\(${i}\\.\\d\\)`, "g")) ?? []
+      expect(mine).toEqual(Array.from({ length: 10 }, (_, j) => `(${i}.${j})`))
+    }
+    expect(value.log.length).toBe(30 * 5)
+  })
+})
+
 describe("SimCluster.drive and advance", () => {
   it.effect("under the TestClock: drive adjusts the clock until the effect ends or `within` passes", () =>
     Effect.gen(function*() {
