@@ -128,6 +128,8 @@ export interface Controls extends Faults {
 export interface KvCluster extends Controls {
   /** A recorded `KvClient` of the cluster (deletes are recorded as puts of ""). */
   readonly client: (options?: ClientOptions) => Effect.Effect<KvClient.KvClientShape>
+  /** A new recorded client as the `KvClient` service, for application code that asks for one. */
+  readonly clientLayer: (options?: ClientOptions) => Layer.Layer<KvClient.KvClient>
   /** The node's `KvServer` while it runs. */
   readonly server: (id: NodeId) => Option.Option<KvServer.KvServerShape>
   /** The operations clients made so far; those that did not return (timed out) are pending. */
@@ -172,6 +174,11 @@ export interface ReplicatedClient<S, C, R> {
 
 /** A cluster running your state machine. */
 export interface ReplicatedCluster<S, C, R> extends Controls {
+  /**
+   * A client of the replicated state machine. (As a service for application code: a Tag of your own,
+   * `class Counter extends Context.Tag("Counter")<Counter, ReplicatedClient<…>>() {}`, and
+   * `Layer.effect(Counter, cluster.client())`.)
+   */
   readonly client: (options?: ClientOptions) => Effect.Effect<ReplicatedClient<S, C, R>>
   /** The node's replicated state machine while it runs (`local` shows its state without a read). */
   readonly replica: (id: NodeId) => Option.Option<Rsm.ReplicatedStateMachine<S, C, R>>
@@ -236,6 +243,7 @@ const makeKv = (options: KvOptions): Effect.Effect<KvCluster, never, Scope.Scope
     return {
       ...controls(network, group),
       client,
+      clientLayer: (o) => Layer.effect(KvClient.KvClient, client(o)),
       server: group.service,
       history: Effect.sync(() => [...recorder.history]),
       checkLinearizable: (o) => recorder.check(KvModel.model, o)

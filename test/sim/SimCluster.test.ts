@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Either, Exit, Option, Schema, TestClock } from "effect"
 import type { Model } from "../../src/check/Model.js"
+import * as KvClient from "../../src/kv/KvClient.js"
 import type * as Rsm from "../../src/raft/ReplicatedStateMachine.js"
 import * as SimCluster from "../../src/sim/SimCluster.js"
 
@@ -73,6 +74,16 @@ describe("SimCluster", () => {
       expect(Object.values(rpcs.byType).reduce((a, b) => a + b, 0)).toBe(rpcs.total)
       expect(rpcs.bySender["client-1"]).toBeGreaterThanOrEqual(2)
       expect(rpcs.byType["KvWrite"]).toBeGreaterThanOrEqual(1)
+    }))
+
+  it.scoped("clientLayer gives application code that asks for KvClient a recorded client of its own", () =>
+    Effect.gen(function*() {
+      const cluster = yield* SimCluster.make({ nodes: 3, kv: true })
+      yield* cluster.awaitLeader()
+      const app = Effect.flatMap(KvClient.KvClient, (kv) => Effect.zipRight(kv.put("app", "ran"), kv.get("app")))
+      expect(yield* app.pipe(Effect.provide(cluster.clientLayer({ name: "app" })))).toBe("ran")
+      expect((yield* cluster.history).map((op) => op.clientId)).toEqual([0, 0])
+      expect((yield* cluster.rpcs).bySender["app"]).toBeGreaterThanOrEqual(2)
     }))
 
   it.scoped("rejects partitions naming unknown endpoints and clients with taken names", () =>
