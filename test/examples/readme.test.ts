@@ -26,7 +26,7 @@ describe("README's TypeScript snippets", () => {
   it("are all files under examples/, shown as they are", () => {
     expect(blocks.length).toBeGreaterThanOrEqual(5)
     for (const { code, marker } of blocks) {
-      const file = /^<!-- (examples\/[\w-]+\.ts) -->$/.exec(marker)?.[1]
+      const file = /^<!-- (examples\/[\w/.-]+\.ts) -->$/.exec(marker)?.[1]
       expect(file, `a ts block without an examples/ marker, starting ${code.slice(0, 60)}`).toBeDefined()
       expect(code, file).toBe(asPublished(readFileSync(join(root, file!), "utf8")))
     }

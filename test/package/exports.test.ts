@@ -57,7 +57,9 @@ describe("the package's entry points", () => {
     expect(main).toContain("KvClient")
     expect(main).toContain("Raft")
     expect(main).not.toContain("KvNode")
-    expect(main.length).toBe(40)
+    expect(main).toContain("SimCluster")
+    expect(main).toContain("SimShards")
+    expect(main.length).toBe(42)
     expect(namesOf("concord-dist/kv")).toEqual(["HttpKit", "KvClient", "KvNode", "KvServer", "KvStateMachine"])
     expect(namesOf("concord-dist/shard")).toEqual([
       "CtrlClient", "CtrlNode", "CtrlServer", "CtrlStateMachine", "Rebalance", "ShardConfig", "ShardKvClient", "ShardKvMessages",
