@@ -12,6 +12,7 @@ import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
 import * as HttpApi from "./HttpApi.js"
 import * as KvServer from "./KvServer.js"
+import * as Kv from "./KvStateMachine.js"
 
 export interface Options extends ReplicaNode.Options {
   /** Serve the HTTP/JSON API on this port (0: any free port); omit for none. */
@@ -35,5 +36,6 @@ export const make = (
   ReplicaNode.make(
     options,
     KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv }),
-    (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) })
+    (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) }),
+    { kind: "kv", replica: (server) => server.replica, snapshot: Kv.snapshot }
   )

@@ -7,6 +7,9 @@
  */
 import type { FileSystem } from "@effect/platform"
 import { Effect, type Scope } from "effect"
+import * as HttpKit from "../http/HttpKit.js"
+import * as Metrics from "../ops/Metrics.js"
+import * as OpsNode from "../ops/Node.js"
 import { type CorruptLog, LogStorage, type StorageError } from "../raft/LogStorage.js"
 import * as Raft from "../raft/Raft.js"
 import * as RaftConfig from "../raft/RaftConfig.js"
@@ -56,12 +59,14 @@ export type HttpApi<S, E> = (
 
 /**
  * Starts the node in the current scope, with `service` on its Raft node and, given an `httpPort`, its
- * `http` API: it runs until the scope closes.
+ * `http` API: it runs until the scope closes. The HTTP port also serves what `ops/Node.ts` lists
+ * (metrics, health), for the service `ops` describes; every metric is labelled with the node's id.
  */
 export const make = <S, E, E2 = never>(
   options: Options & { readonly httpPort?: number },
   service: Effect.Effect<S, E, Raft.Raft | Transport | Scope.Scope>,
-  http?: HttpApi<S, E2>
+  http?: HttpApi<S, E2>,
+  ops?: OpsNode.Service<S>
 ): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | StorageError | CorruptLog | E | E2, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const own = options.peers[options.id]
@@ -79,14 +84,13 @@ export const make = <S, E, E2 = never>(
       peers: { ...options.others, ...options.peers }
     })
     const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
-    const { raft, svc } = yield* Effect.gen(function*() {
-      const raft = yield* Raft.make(config)
-      const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft))
-      return { raft, svc }
-    }).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
+    const raft = yield* Raft.make(config).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
+    // The service's requests are counted and timed by the transport it serves them on.
+    const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft), Effect.provideService(Transport, Metrics.instrument(transport)))
+    const mounted = yield* OpsNode.start({ id: options.id, peers: options.peers, raft, storage, transport }, svc, ops)
     const api = http === undefined || options.httpPort === undefined ? undefined : yield* http(svc, {
       host: options.host ?? "127.0.0.1",
       port: options.httpPort
-    }).pipe(Effect.provideService(Transport, transport))
+    }).pipe(Effect.provideService(Transport, transport), Effect.provideService(HttpKit.Mounted, mounted))
     return { id: options.id, address: transport.address!, raft, server: svc, transport, httpPort: api?.port }
-  })
+  }).pipe(Effect.tagMetrics(Metrics.NODE_LABEL, options.id))
