@@ -6,18 +6,27 @@
  *
  *   GET /metrics    Prometheus text (`Metrics`)
  *   GET /health     200 {"healthy": true, ...} or 503 {"healthy": false, "reason": "..."} (`Health`)
+ *   GET /v1/snapshot  a backup file (`Backup`) of a consistent snapshot taken by the leader
+ *
+ * and on its Raft port the `Ops` protocol (`OpsSnapshot`, `OpsStatus`: see `Messages.ts`), through
+ * which any node reaches the others.
  * @since 0.1.0
  */
 import { HttpServerResponse } from "@effect/platform"
 import type { HttpServerRequest } from "@effect/platform"
-import { Effect, type Scope } from "effect"
+import { Duration, Effect, type Scope } from "effect"
 import * as HttpKit from "../http/HttpKit.js"
+import * as Clerk from "../replica/Clerk.js"
+import { Retry } from "../replica/Messages.js"
+import { Transport } from "../rpc/Transport.js"
+import * as Backup from "./Backup.js"
 import type { LogStorageShape } from "../raft/LogStorage.js"
 import type { RaftShape } from "../raft/Raft.js"
 import type { ReplicatedStateMachine } from "../raft/ReplicatedStateMachine.js"
 import type { TcpTransport } from "../rpc/Tcp.js"
 import * as Health from "./Health.js"
 import * as Metrics from "./Metrics.js"
+import { MemberStatus, OpsProtocol, type OpsRequest, OpsSnapshot } from "./Messages.js"
 import * as Prometheus from "./Prometheus.js"
 
 /** Which service a node runs (the status page shows each its own way). */
@@ -41,6 +50,11 @@ export interface Parts {
   readonly transport: TcpTransport
 }
 
+/** A leader answers with a snapshot within this, or `Retry`. */
+const SNAPSHOT_TIMEOUT = Duration.seconds(5)
+/** `GET /v1/snapshot` gives up after this (the leader may be changing; the snapshot may be large). */
+const FETCH_TIMEOUT = Duration.seconds(15)
+
 const get = (request: HttpServerRequest.HttpServerRequest, path: string) =>
   request.method === "GET" ? undefined : HttpKit.reject("method_not_allowed", `use GET ${path}`)
 
@@ -59,6 +73,42 @@ export const start = <S>(
       : Effect.map(service.replica(server).local, (l) => l.applied)
     const health = yield* Health.make(parts.raft, applied)
     const sources: Metrics.Sources = { ...parts, applied }
+    const status = Effect.gen(function*() {
+      const s = yield* parts.raft.status
+      const sizes = yield* parts.raft.sizes
+      return new MemberStatus({
+        id: s.id,
+        kind: service?.kind ?? null,
+        role: s.role,
+        term: s.term,
+        leader: s.leader,
+        commit: s.commit,
+        applied: yield* applied,
+        lastIndex: s.lastIndex,
+        snapshotIndex: s.snapshotIndex,
+        logBytes: sizes.logBytes,
+        snapshotBytes: sizes.snapshotBytes,
+        diskBytes: sizes.diskBytes,
+        peers: parts.peers
+      })
+    })
+
+    yield* parts.transport.serve<OpsRequest, never>(OpsProtocol, {
+      OpsSnapshot: () =>
+        service === undefined
+          ? Effect.fail(new Retry({ reason: "this service takes no snapshots" }))
+          : Backup.capture(service.kind, parts.raft, service.replica(server), service.snapshot).pipe(
+            Effect.timeoutFail({ duration: SNAPSHOT_TIMEOUT, onTimeout: () => new Retry({ reason: "no snapshot within 5s" }) }),
+            Effect.catchTag("NodeStopped", (e) => Effect.fail(new Retry({ reason: e.message })))
+          ),
+      OpsStatus: () => status
+    })
+    const members = Object.keys(parts.peers)
+    const clerk = yield* Clerk.make({ servers: members, callTimeout: "10 seconds" }).pipe(
+      Effect.provideService(Transport, parts.transport)
+    )
+    const snapshotFile = Clerk.deadline(clerk.call(new OpsSnapshot()), FETCH_TIMEOUT, () =>
+      new HttpKit.HttpFailure({ code: "unavailable", message: `no leader sent a snapshot within ${Duration.format(FETCH_TIMEOUT)}` }))
 
     return (request) => {
       const path = new URL(request.url, "http://localhost").pathname
@@ -68,6 +118,16 @@ export const start = <S>(
             HttpServerResponse.text(text, { contentType: Prometheus.contentType }))
         case "/health":
           return get(request, path) ?? Effect.map(health.check, (r) => HttpKit.json(r, r.healthy ? 200 : 503))
+        case "/v1/snapshot":
+          return get(request, path) ?? Effect.map(snapshotFile, (captured) =>
+            HttpServerResponse.uint8Array(Backup.encode(captured), {
+              contentType: "application/octet-stream",
+              headers: {
+                "content-disposition": `attachment; filename="concord-${captured.kind}-${captured.index}.snap"`,
+                "x-concord-snapshot-index": String(captured.index),
+                "x-concord-snapshot-term": String(captured.term)
+              }
+            }))
         default:
           return undefined
       }
