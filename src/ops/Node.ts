@@ -7,6 +7,8 @@
  *   GET /metrics    Prometheus text (`Metrics`)
  *   GET /health     200 {"healthy": true, ...} or 503 {"healthy": false, "reason": "..."} (`Health`)
  *   GET /v1/snapshot  a backup file (`Backup`) of a consistent snapshot taken by the leader
+ *   GET /v1/cluster   every member's status as this node reaches it over the transport (or why not)
+ *   GET /             the live status page (`StatusPage`), which polls the two routes above
  *
  * and on its Raft port the `Ops` protocol (`OpsSnapshot`, `OpsStatus`: see `Messages.ts`), through
  * which any node reaches the others.
@@ -26,7 +28,8 @@ import type { ReplicatedStateMachine } from "../raft/ReplicatedStateMachine.js"
 import type { TcpTransport } from "../rpc/Tcp.js"
 import * as Health from "./Health.js"
 import * as Metrics from "./Metrics.js"
-import { MemberStatus, OpsProtocol, type OpsRequest, OpsSnapshot } from "./Messages.js"
+import { MemberStatus, OpsProtocol, type OpsRequest, OpsSnapshot, OpsStatus } from "./Messages.js"
+import * as StatusPage from "./StatusPage.js"
 import * as Prometheus from "./Prometheus.js"
 
 /** Which service a node runs (the status page shows each its own way). */
@@ -50,6 +53,8 @@ export interface Parts {
   readonly transport: TcpTransport
 }
 
+/** `/v1/cluster` reports a member that does not answer within this as unreachable. */
+const MEMBER_TIMEOUT = Duration.millis(800)
 /** A leader answers with a snapshot within this, or `Retry`. */
 const SNAPSHOT_TIMEOUT = Duration.seconds(5)
 /** `GET /v1/snapshot` gives up after this (the leader may be changing; the snapshot may be large). */
@@ -110,6 +115,18 @@ export const start = <S>(
     const snapshotFile = Clerk.deadline(clerk.call(new OpsSnapshot()), FETCH_TIMEOUT, () =>
       new HttpKit.HttpFailure({ code: "unavailable", message: `no leader sent a snapshot within ${Duration.format(FETCH_TIMEOUT)}` }))
 
+    const cluster = Effect.map(
+      Effect.forEach(Object.entries(parts.peers), ([id, address]) =>
+        id === parts.id
+          ? Effect.map(status, (s) => ({ id, address, reachable: true, status: s }))
+          : parts.transport.call(id, new OpsStatus(), { timeout: MEMBER_TIMEOUT }).pipe(
+            Effect.map((s) => ({ id, address, reachable: true, status: s })),
+            Effect.catchAll((e) => Effect.succeed({ id, address, reachable: false, error: e.message }))
+          ), { concurrency: "unbounded" }),
+      (members) => ({ self: parts.id, kind: service?.kind ?? null, members })
+    )
+    const html = StatusPage.page(parts.id)
+
     return (request) => {
       const path = new URL(request.url, "http://localhost").pathname
       switch (path) {
@@ -128,6 +145,11 @@ export const start = <S>(
                 "x-concord-snapshot-term": String(captured.term)
               }
             }))
+        case "/v1/cluster":
+          return get(request, path) ?? Effect.map(cluster, (view) => HttpKit.json(view))
+        case "/":
+        case "/index.html":
+          return get(request, path) ?? Effect.succeed(HttpServerResponse.text(html, { contentType: "text/html; charset=utf-8" }))
         default:
           return undefined
       }

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest"
 import { parse, value } from "../support/prometheus.js"
-import { cluster, deployment, http, until } from "./support.js"
+import { join } from "node:path"
+import { cluster, deployment, freePort, http, spawnServer, until, work } from "./support.js"
 
 deployment()
 
@@ -91,4 +92,32 @@ describe("metrics and health", () => {
     expect(value(m, "concord_raft_has_leader")).toBe(0)
     expect(value(m, "concord_raft_role", { role: "Leader" })).toBe(0)
   }, 90_000)
+
+  it("the shard controller and a shard group serve the same: /metrics, /health, /v1/cluster, the page", async () => {
+    const [cp, ch, gp, gh] = await Promise.all([1, 2, 3, 4].map(() => freePort())) as [number, number, number, number]
+    await spawnServer("c1", ["shard", "ctrl", "serve", "--id", "c1", "--peers", `c1=127.0.0.1:${cp}`, "--data", join(work, "c1"), "--http-port", String(ch)])
+    await spawnServer("g1", [
+      "shard", "serve", "--gid", "100", "--id", "g1", "--peers", `g1=127.0.0.1:${gp}`, "--ctrl", `c1=127.0.0.1:${cp}`,
+      "--data", join(work, "g1"), "--http-port", String(gh)
+    ])
+    await until("the join", async () => (await http(ch, "POST", "/v1/join", JSON.stringify({ groups: { "100": [`127.0.0.1:${gp}`] } }))).status === 200 || undefined)
+    await until("a write to the group", async () => (await http(gh, "PUT", "/v1/kv/a", "1")).status === 200 || undefined)
+    for (const [port, kind, service, id] of [[ch, "ctrl", "ShardCtrler", "c1"], [gh, "shardkv", "ShardKV", "g1"]] as const) {
+      const m = await scrape(port)
+      expect(value(m, "concord_requests_total", { node: id, service, outcome: "ok" }), kind).toBeGreaterThan(0)
+      expect(value(m, "concord_raft_role", { node: id, role: "Leader" })).toBe(1)
+      const health = await until(`${kind} healthy`, async () => {
+        const h = await http(port, "GET", "/health")
+        return h.status === 200 ? h.json : undefined
+      })
+      expect(health).toMatchObject({ healthy: true, id })
+      const view = (await http(port, "GET", "/v1/cluster")).json
+      expect(view).toMatchObject({ self: id, kind, members: [{ id, reachable: true, status: { id, role: "Leader", kind } }] })
+      const page = await fetch(`http://127.0.0.1:${port}/`)
+      expect(page.headers.get("content-type")).toContain("text/html")
+      expect(await page.text()).toContain(`<title>Concord · ${id}</title>`)
+    }
+    // The controller's page reads these for its grid.
+    expect((await http(ch, "GET", "/v1/config")).json).toMatchObject({ num: 1, shards: new Array(10).fill(100) })
+  }, 60_000)
 })
