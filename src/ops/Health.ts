@@ -12,17 +12,13 @@
  */
 import { Clock, Duration, Effect, type Scope } from "effect"
 import type { RaftShape } from "../raft/Raft.js"
+import type { MemberStatus } from "./StatusPage.js"
 
-export interface Report {
+/** The verdict, and the status fields it was drawn from. */
+export interface Report extends Pick<MemberStatus, "id" | "role" | "term" | "leader" | "commit" | "applied"> {
   readonly healthy: boolean
   /** Empty when healthy; otherwise one line saying why not. */
   readonly reason: string
-  readonly id: string
-  readonly role: string
-  readonly term: number
-  readonly leader: string | null
-  readonly commit: number
-  readonly applied: number
 }
 
 export interface Options {

@@ -103,7 +103,10 @@ export const start = <S>(
         service === undefined
           ? Effect.fail(new Retry({ reason: "this service takes no snapshots" }))
           : Backup.capture(service.kind, parts.raft, service.replica(server), service.snapshot).pipe(
-            Effect.timeoutFail({ duration: SNAPSHOT_TIMEOUT, onTimeout: () => new Retry({ reason: "no snapshot within 5s" }) }),
+            Effect.timeoutFail({
+              duration: SNAPSHOT_TIMEOUT,
+              onTimeout: () => new Retry({ reason: `no snapshot within ${Duration.format(SNAPSHOT_TIMEOUT)}` })
+            }),
             Effect.catchTag("NodeStopped", (e) => Effect.fail(new Retry({ reason: e.message })))
           ),
       OpsStatus: () => status
