@@ -93,7 +93,7 @@ describe("metrics and health", () => {
     expect(value(m, "concord_raft_role", { role: "Leader" })).toBe(0)
   }, 90_000)
 
-  it("the shard controller and a shard group serve the same: /metrics, /health, /v1/cluster, the page", async () => {
+  it("the shard controller and a shard group serve the same: /metrics, /health, /v1/cluster, /v1/snapshot, the page", async () => {
     const [cp, ch, gp, gh] = await Promise.all([1, 2, 3, 4].map(() => freePort())) as [number, number, number, number]
     await spawnServer("c1", ["shard", "ctrl", "serve", "--id", "c1", "--peers", `c1=127.0.0.1:${cp}`, "--data", join(work, "c1"), "--http-port", String(ch)])
     await spawnServer("g1", [
@@ -113,6 +113,10 @@ describe("metrics and health", () => {
       expect(health).toMatchObject({ healthy: true, id })
       const view = (await http(port, "GET", "/v1/cluster")).json
       expect(view).toMatchObject({ self: id, kind, members: [{ id, reachable: true, status: { id, role: "Leader", kind } }] })
+      const snap = await fetch(`http://127.0.0.1:${port}/v1/snapshot`)
+      expect(snap.status).toBe(200)
+      expect(snap.headers.get("content-disposition")).toMatch(new RegExp(`filename="concord-${kind}-\\d+\\.snap"`))
+      expect(Buffer.from(await snap.arrayBuffer()).subarray(0, 8).toString()).toBe("CCSNAP01")
       const page = await fetch(`http://127.0.0.1:${port}/`)
       expect(page.headers.get("content-type")).toContain("text/html")
       expect(await page.text()).toContain(`<title>Concord · ${id}</title>`)
