@@ -197,6 +197,24 @@ const status = Command.make("status", { endpoints: endpointsOption, timeout: tim
 
 const snapshotFileArg = Args.text({ name: "file" }).pipe(Args.withDescription("the snapshot file"))
 
+/** Reads and checks a snapshot file of the key/value service: the snapshot and its decoded state. */
+const readSnapshot = (command: string, file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const bytes = yield* fs.readFile(file).pipe(
+      Effect.catchAll((e) => fail(command, ExitCode.BadInput, `cannot read ${file}: ${e.message}`))
+    )
+    const captured = yield* Backup.decode(bytes, file).pipe(
+      Effect.catchTag("SnapshotFileError", (e) => fail(command, ExitCode.BadInput, e.message))
+    )
+    if (captured.kind !== "kv") {
+      return yield* fail(command, ExitCode.BadInput, `${file} is a snapshot of a ${captured.kind} service, not of a key/value cluster`)
+    }
+    const state = Either.try(() => Kv.restore(captured.data))
+    if (Either.isLeft(state)) return yield* fail(command, ExitCode.BadInput, `${file}: ${(state.left as Error).message}`)
+    return { bytes, captured, state: state.right }
+  })
+
 const save = Command.make("save", { endpoints: endpointsOption, timeout: timeoutOption, file: snapshotFileArg }, (o) =>
   withCluster("snapshot save", o, (c) =>
     Effect.gen(function*() {
@@ -235,18 +253,7 @@ const restore = Command.make(
       if (o.peers[o.id] === undefined) {
         return yield* fail(command, ExitCode.BadInput, `--id ${o.id} is not among --peers (${Object.keys(o.peers).join(", ")})`)
       }
-      const fs = yield* FileSystem.FileSystem
-      const bytes = yield* fs.readFile(o.file).pipe(
-        Effect.catchAll((e) => fail(command, ExitCode.BadInput, `cannot read ${o.file}: ${e.message}`))
-      )
-      const captured = yield* Backup.decode(bytes, o.file).pipe(
-        Effect.catchTag("SnapshotFileError", (e) => fail(command, ExitCode.BadInput, e.message))
-      )
-      if (captured.kind !== "kv") {
-        return yield* fail(command, ExitCode.BadInput, `${o.file} is a snapshot of a ${captured.kind} service, not of a key/value cluster`)
-      }
-      const decoded = Either.try(() => Kv.restore(captured.data))
-      if (Either.isLeft(decoded)) return yield* fail(command, ExitCode.BadInput, `${o.file}: ${(decoded.left as Error).message}`)
+      const { captured, state } = yield* readSnapshot(command, o.file)
       yield* Backup.restore(captured, { dir: o.data, clusterId: o.cluster, nodeId: o.id }).pipe(
         Effect.catchTags({
           StorageError: (e) => fail(command, ExitCode.Failed, e.message),
@@ -256,7 +263,7 @@ const restore = Command.make(
       const peers = Object.entries(o.peers).map(([id, a]) => `${id}=${a}`).join(",")
       yield* Console.log(
         `restored ${o.data} for node ${o.id} of cluster ${o.cluster} from ${o.file} ` +
-          `(index ${captured.index}, term ${captured.term}, ${decoded.right.data.size} keys); start it with:\n` +
+          `(index ${captured.index}, term ${captured.term}, ${state.data.size} keys); start it with:\n` +
           `  concord kv serve --id ${o.id} --peers ${peers} --data ${o.data}` + (o.cluster === "concord" ? "" : ` --cluster ${o.cluster}`)
       )
     })
@@ -264,9 +271,17 @@ const restore = Command.make(
   "seed a new node's data directory from a snapshot file: restore every member of a new cluster from the same file, then serve them"
 ))
 
+const inspect = Command.make("status", { file: snapshotFileArg }, (o) =>
+  Effect.flatMap(readSnapshot("kv snapshot status", o.file), ({ bytes, captured, state }) =>
+    Console.log(
+      `${o.file}: key/value snapshot at index ${captured.index} (term ${captured.term}), ${state.data.size} keys, ` +
+        `${state.dups.size} client sessions, ${bytes.length} bytes, sha256 ${Backup.checksum(bytes)}; checksum ok`
+    ))
+).pipe(Command.withDescription("check a snapshot file and print what it holds (index, term, keys, size, checksum)"))
+
 const snapshot = Command.make("snapshot").pipe(
-  Command.withDescription("back up a cluster's state to a file, or seed a new cluster's nodes from one"),
-  Command.withSubcommands([save, restore])
+  Command.withDescription("back up a cluster's state to a file, check one, or seed a new cluster's nodes from one"),
+  Command.withSubcommands([save, inspect, restore])
 )
 
 export const command = Command.make("kv").pipe(

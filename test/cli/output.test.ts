@@ -27,7 +27,7 @@ afterEach(() => {
 describe("help", () => {
   it("reaches every command", () => {
     expect(leaves.map((n) => n.path)).toEqual([
-      "kv serve", "kv get", "kv put", "kv append", "kv del", "kv status", "kv snapshot save", "kv snapshot restore", "cluster up", "demo", "check",
+      "kv serve", "kv get", "kv put", "kv append", "kv del", "kv status", "kv snapshot save", "kv snapshot status", "kv snapshot restore", "cluster up", "demo", "check",
       "mr run", "mr sequential", "mr coordinator", "mr worker"
     ])
   })

@@ -60,6 +60,12 @@ describe("kv snapshot save / restore", () => {
     const before = [...acked].filter(([, w]) => w.at < saveStarted)
     expect(before.length).toBeGreaterThanOrEqual(100)
 
+    const inspected = concord("kv", "snapshot", "status", file)
+    expect(inspected.status, inspected.stderr).toBe(0)
+    expect(inspected.stdout).toMatch(new RegExp(
+      `^${file}: key/value snapshot at index ${line![1]} \\(term ${line![2]}\\), \\d+ keys, \\d+ client sessions, ${line![4]} bytes, sha256 ${line![5]}; checksum ok\n$`
+    ))
+
     // The same snapshot over HTTP, from a follower (it asks the leader).
     const follower = c.ids.find((id) => id !== leader)!
     const r = await fetch(`http://127.0.0.1:${c.httpOf[follower]}/v1/snapshot`)
@@ -112,6 +118,9 @@ describe("kv snapshot save / restore", () => {
       expect(out.status, f).toBe(3)
       expect(out.stderr).toMatch(message)
     }
+    const checked = concord("kv", "snapshot", "status", corrupted)
+    expect(checked.status).toBe(3)
+    expect(checked.stderr).toMatch(/^concord kv snapshot status: snapshot file .*corrupted\.snap: checksum mismatch: the file is corrupted\n$/)
     const missing = concord("kv", "snapshot", "restore", join(work, "nope.snap"), "--data", join(work, "bad", "n1"), "--id", "n1", "--peers", "n1=127.0.0.1:1")
     expect(missing.status).toBe(3)
     expect(missing.stderr).toMatch(/^concord kv snapshot restore: cannot read .*nope\.snap: .*\n$/)
