@@ -3,6 +3,7 @@
  *
  *   concord kv serve --id n1 [--peers n1=127.0.0.1:7001,...] [--data ./data/n1] [--http-port 8001]
  *   concord kv get KEY | put KEY VALUE | append KEY VALUE | del KEY | status   [--endpoints host:port,...]
+ *   concord kv snapshot save FILE [--endpoints ...] | snapshot restore FILE --data DIR --id ID --peers ...
  *
  * The client verbs find the cluster through `--endpoints`, else `$CONCORD_ENDPOINTS`, else the local
  * default cluster, and keep trying to reach a node until `--timeout`, so that a script can start a
@@ -14,11 +15,18 @@
  * process, a corrupt log); 3 bad input (a bad flag or value). Errors are one line on stderr.
  * @since 0.1.0
  */
-import { Command, Options } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
 import { Clock, Config, Console, Duration, Effect, Either, Option } from "effect"
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
+import * as Kv from "../kv/KvStateMachine.js"
+import * as Backup from "../ops/Backup.js"
+import { OpsSnapshot } from "../ops/Messages.js"
+import * as Clerk from "../replica/Clerk.js"
+import { writeFileAtomic } from "../storage/internal/files.js"
 import { InvalidRequest } from "../replica/Messages.js"
+import type * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
 import { DEFAULT_ENDPOINTS, DEFAULT_PEERS, formatStatus, parseEndpoints, statuses } from "./internal/cluster.js"
 import { ExitCode, fail } from "./internal/exit.js"
@@ -122,7 +130,7 @@ const connect = (command: string, o: ClusterFlags) =>
             Effect.provideService(Transport, cluster)
           )
           const left = Math.max(1, deadline - (yield* Clock.currentTimeMillis))
-          return { client, peers, timeout: Duration.millis(left) }
+          return { client, peers, security, timeout: Duration.millis(left) }
         }
         const detail = status.left.detail
         if (status.left.reason === "Unauthorized") {
@@ -149,6 +157,8 @@ interface Connection {
   /** What is left of `--timeout`. */
   readonly timeout: Duration.Duration
   readonly peers: Record<string, string>
+  /** The client's TLS and token, for another transport to the same cluster. */
+  readonly security: Pick<Tcp.Options, "tls" | "auth">
 }
 
 /** Runs `use` with a client of the cluster, turning a timeout into a one-line error. */
@@ -195,7 +205,100 @@ const status = Command.make("status", { endpoints: endpointsOption, timeout: tim
     Effect.flatMap(statuses(c.client, Object.keys(c.peers)), (rows) => Console.log(formatStatus(c.peers, rows))))
 ).pipe(Command.withDescription("show every node: role, term, leader, commit and applied index, log size"))
 
+// -- snapshot save / restore --------------------------------------------------------------------------
+
+const snapshotFileArg = Args.text({ name: "file" }).pipe(Args.withDescription("the snapshot file"))
+
+/** Reads and checks a snapshot file of the key/value service: the snapshot and its decoded state. */
+const readSnapshot = (command: string, file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const bytes = yield* fs.readFile(file).pipe(
+      Effect.catchAll((e) => fail(command, ExitCode.BadInput, `cannot read ${file}: ${e.message}`))
+    )
+    const captured = yield* Backup.decode(bytes, file).pipe(
+      Effect.catchTag("SnapshotFileError", (e) => fail(command, ExitCode.BadInput, e.message))
+    )
+    if (captured.kind !== "kv") {
+      return yield* fail(command, ExitCode.BadInput, `${file} is a snapshot of a ${captured.kind} service, not of a key/value cluster`)
+    }
+    const state = Either.try(() => Kv.restore(captured.data))
+    if (Either.isLeft(state)) return yield* fail(command, ExitCode.BadInput, `${file}: ${(state.left as Error).message}`)
+    return { bytes, captured, state: state.right }
+  })
+
+const save = Command.make("save", { endpoints: endpointsOption, timeout: timeoutOption, ...clientSecurityFlags, file: snapshotFileArg }, (o) =>
+  withCluster("snapshot save", o, (c) =>
+    Effect.gen(function*() {
+      const transport = yield* clientTransport("kv snapshot save", c.security, { self: "concord-cli", peers: c.peers, callTimeout: "10 seconds" })
+      const clerk = yield* Clerk.make({ servers: Object.keys(c.peers) }).pipe(Effect.provideService(Transport, transport))
+      const captured = yield* Clerk.deadline(clerk.call(new OpsSnapshot()), c.timeout, (after) => after).pipe(
+        Effect.catchAll((e) =>
+          Duration.isDuration(e)
+            ? fail("kv snapshot save", ExitCode.Failed, `no leader sent a snapshot within ${Duration.format(e)} (has the cluster lost its majority?)`)
+            : fail("kv snapshot save", ExitCode.Failed, e.message))
+      )
+      const bytes = Backup.encode(captured)
+      const fs = yield* FileSystem.FileSystem
+      yield* writeFileAtomic(fs, o.file, bytes).pipe(
+        Effect.catchTag("StorageError", (e) => fail("kv snapshot save", ExitCode.Failed, e.message))
+      )
+      yield* Console.log(
+        `saved a snapshot at index ${captured.index} (term ${captured.term}) to ${o.file}: ` +
+          `${bytes.length} bytes, sha256 ${Backup.checksum(bytes)}`
+      )
+    }))
+).pipe(Command.withDescription(
+  "save a consistent snapshot of the cluster's state, taken by the leader, to FILE (written atomically)"
+))
+
+const restore = Command.make(
+  "restore",
+  {
+    file: snapshotFileArg,
+    data: Options.text("data").pipe(Options.withPseudoName("DIR"), Options.withDescription("the new node's data directory (must be new or empty)")),
+    id: nodeFlags({ dataDefault: "", what: "Raft/KV" }).id,
+    peers: nodeFlags({ dataDefault: "", what: "Raft/KV" }).peers,
+    cluster: nodeFlags({ dataDefault: "", what: "Raft/KV" }).cluster
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const command = "kv snapshot restore"
+      if (o.peers[o.id] === undefined) {
+        return yield* fail(command, ExitCode.BadInput, `--id ${o.id} is not among --peers (${Object.keys(o.peers).join(", ")})`)
+      }
+      const { captured, state } = yield* readSnapshot(command, o.file)
+      yield* Backup.restore(captured, { dir: o.data, clusterId: o.cluster, nodeId: o.id }).pipe(
+        Effect.catchTags({
+          StorageError: (e) => fail(command, ExitCode.Failed, e.message),
+          CorruptLog: (e) => fail(command, ExitCode.Failed, e.message)
+        })
+      )
+      const peers = Object.entries(o.peers).map(([id, a]) => `${id}=${a}`).join(",")
+      yield* Console.log(
+        `restored ${o.data} for node ${o.id} of cluster ${o.cluster} from ${o.file} ` +
+          `(index ${captured.index}, term ${captured.term}, ${state.data.size} keys); start it with:\n` +
+          `  concord kv serve --id ${o.id} --peers ${peers} --data ${o.data}` + (o.cluster === "concord" ? "" : ` --cluster ${o.cluster}`)
+      )
+    })
+).pipe(Command.withDescription(
+  "seed a new node's data directory from a snapshot file: restore every member of a new cluster from the same file, then serve them"
+))
+
+const inspect = Command.make("status", { file: snapshotFileArg }, (o) =>
+  Effect.flatMap(readSnapshot("kv snapshot status", o.file), ({ bytes, captured, state }) =>
+    Console.log(
+      `${o.file}: key/value snapshot at index ${captured.index} (term ${captured.term}), ${state.data.size} keys, ` +
+        `${state.dups.size} client sessions, ${bytes.length} bytes, sha256 ${Backup.checksum(bytes)}; checksum ok`
+    ))
+).pipe(Command.withDescription("check a snapshot file and print what it holds (index, term, keys, size, checksum)"))
+
+const snapshot = Command.make("snapshot").pipe(
+  Command.withDescription("back up a cluster's state to a file, check one, or seed a new cluster's nodes from one"),
+  Command.withSubcommands([save, inspect, restore])
+)
+
 export const command = Command.make("kv").pipe(
   Command.withDescription("the replicated key/value service: run a node, or read and write a cluster"),
-  Command.withSubcommands([serve, get, put, append, del, status])
+  Command.withSubcommands([serve, get, put, append, del, status, snapshot])
 )

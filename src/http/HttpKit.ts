@@ -17,7 +17,7 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Data, Duration, Effect, Option, Pool, type Scope } from "effect"
+import { Context, Data, Duration, Effect, Option, Pool, type Scope } from "effect"
 import { createServer, type Server } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import * as Limits from "../kv/Limits.js"
@@ -221,14 +221,37 @@ export const authorized = <E, R>(
     return Effect.succeed(HttpServerResponse.setHeader(errorResponse("unauthorized", why), "www-authenticate", "Bearer"))
   })
 
+/**
+ * Routes a node serves beside its service's API on the same port (`/metrics`, `/health`, the status
+ * page: see `ops/Node.ts`). When this service is in the context of `serve`, each request is offered to
+ * it first; `undefined` passes the request on to the service's own routes.
+ */
+export class Mounted extends Context.Tag("concord/HttpKit/Mounted")<
+  Mounted,
+  (
+    request: HttpServerRequest.HttpServerRequest
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure> | undefined
+>() {}
+
+/** `app` behind the `Mounted` routes in context, if any. */
+const withMounted = (
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure, HttpServerRequest.HttpServerRequest>
+) =>
+  Effect.map(Effect.serviceOption(Mounted), Option.match({
+    onNone: () => app,
+    onSome: (mounted) => Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => mounted(request) ?? app)
+  }))
+
 /** Serves `app` on `host:port` (0: any free port) in the current scope; the bound port. */
 export const serve = (
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, HttpFailure, HttpServerRequest.HttpServerRequest>,
   options: ServeOptions
 ): Effect.Effect<{ readonly port: number }, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function*() {
+    // The token guards the mounted routes under /v1/ (the snapshot) as well as the service's own.
     const token = options.security?.token
-    const handled = (token === undefined ? app : authorized(token, app)).pipe(
+    const mounted = yield* withMounted(app)
+    const handled = (token === undefined ? mounted : authorized(token, mounted)).pipe(
       // @effect/platform runs a handler uninterruptibly (HttpApp.toHandled); a handler that waits on
       // a cluster must be interruptible, or its timeout never fires and a request whose caller has
       // hung up is retried forever.

@@ -12,6 +12,7 @@ import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
 import * as HttpApi from "./HttpApi.js"
 import * as KvServer from "./KvServer.js"
+import * as Kv from "./KvStateMachine.js"
 import { KvProtocol } from "./Messages.js"
 
 export interface Options extends ReplicaNode.Options {
@@ -36,5 +37,6 @@ export const make = (
   ReplicaNode.make(
     { ...options, clientRequests: KvProtocol.classes.map((c) => c._tag) },
     KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv }),
-    (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) })
+    (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) }),
+    { kind: "kv", replica: (server) => server.replica, snapshot: Kv.snapshot }
   )

@@ -7,8 +7,11 @@
  */
 import type { FileSystem } from "@effect/platform"
 import { Effect, type Scope } from "effect"
+import * as HttpKit from "../http/HttpKit.js"
+import * as Metrics from "../ops/Metrics.js"
+import { OpsProtocol } from "../ops/Messages.js"
+import * as OpsNode from "../ops/Node.js"
 import { type CorruptLog, LogStorage, type StorageError } from "../raft/LogStorage.js"
-import type * as HttpKit from "../http/HttpKit.js"
 import * as Raft from "../raft/Raft.js"
 import * as RaftConfig from "../raft/RaftConfig.js"
 import * as Tcp from "../rpc/Tcp.js"
@@ -93,12 +96,15 @@ export type HttpApi<S, E> = (
 /**
  * Starts the node in the current scope, with `service` on its Raft node and, given an `httpPort`, its
  * `http` API: it runs until the scope closes. `clientRequests`: the request tags of the service's
- * client protocol (with `security`, only members may make the others, Raft's among them).
+ * client protocol (with `security`, only members may make the others, Raft's among them). The HTTP
+ * port also serves what `ops/Node.ts` lists (metrics, health), for the service `ops` describes;
+ * every metric is labelled with the node's id.
  */
 export const make = <S, E, E2 = never>(
   options: Options & { readonly httpPort?: number; readonly clientRequests: ReadonlyArray<string> },
   service: Effect.Effect<S, E, Raft.Raft | Transport | Scope.Scope>,
-  http?: HttpApi<S, E2>
+  http?: HttpApi<S, E2>,
+  ops?: OpsNode.Service<S>
 ): Effect.Effect<ReplicaNode<S>, Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | E | E2, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const own = options.peers[options.id]
@@ -114,18 +120,18 @@ export const make = <S, E, E2 = never>(
       self: options.id,
       listen: { host: options.host ?? "127.0.0.1", port },
       peers: { ...options.others, ...options.peers },
-      ...transportSecurity(options.security, options.clientRequests)
+      // The operator's requests (a snapshot for `kv snapshot save`, a member's status) are clients' too.
+      ...transportSecurity(options.security, [...options.clientRequests, ...OpsProtocol.classes.map((c) => c._tag)])
     })
     const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
-    const { raft, svc } = yield* Effect.gen(function*() {
-      const raft = yield* Raft.make(config)
-      const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft))
-      return { raft, svc }
-    }).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
+    const raft = yield* Raft.make(config).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
+    // The service's requests are counted and timed by the transport it serves them on.
+    const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft), Effect.provideService(Transport, Metrics.instrument(transport)))
+    const mounted = yield* OpsNode.start({ id: options.id, peers: options.peers, raft, storage, transport }, svc, ops)
     const api = http === undefined || options.httpPort === undefined ? undefined : yield* http(svc, {
       host: options.host ?? "127.0.0.1",
       port: options.httpPort,
       security: httpSecurity(options.security)
-    }).pipe(Effect.provideService(Transport, transport))
+    }).pipe(Effect.provideService(Transport, transport), Effect.provideService(HttpKit.Mounted, mounted))
     return { id: options.id, address: transport.address!, raft, server: svc, transport, httpPort: api?.port }
-  })
+  }).pipe(Effect.tagMetrics(Metrics.NODE_LABEL, options.id))

@@ -124,7 +124,26 @@ export class ListenError extends Data.TaggedError("ListenError")<{
 export interface TcpTransport extends TransportShape {
   /** The bound address (with the real port when 0 was asked), if listening. */
   readonly address: { readonly host: string; readonly port: number } | undefined
+  /**
+   * Traffic per peer, for a metrics endpoint: calls this node made to each peer it dialled (by id), and
+   * under `INBOUND` everything on connections peers dialled to it (whose ids it does not know).
+   */
+  readonly peerCounters: Effect.Effect<ReadonlyMap<NodeId, PeerCounters>>
 }
+
+/** One peer's traffic (`TcpTransport.peerCounters`). Frames in and out count requests and replies. */
+export interface PeerCounters {
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  readonly framesSent: number
+  readonly framesReceived: number
+  readonly connectionFailures: number
+}
+
+/** The `peerCounters` key of the traffic on connections that peers opened to this node. */
+export const INBOUND = "(inbound)"
+
+type MutablePeerCounters = { -readonly [K in keyof PeerCounters]: number }
 
 const HEADER = 9
 const KIND_REQUEST = 0
@@ -342,6 +361,16 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
     const clock = yield* Effect.clock
     const dispatcher = new Dispatcher()
     const counters = zeroCounters()
+    const perPeer = new Map<NodeId, MutablePeerCounters>()
+    const peerCounter = (peer: NodeId): MutablePeerCounters => {
+      let c = perPeer.get(peer)
+      if (c === undefined) {
+        c = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, connectionFailures: 0 }
+        perPeer.set(peer, c)
+      }
+      return c
+    }
+    const inbound = peerCounter(INBOUND)
     const connections = new Map<string, PeerConnection>()
     const serverSockets = new Set<net.Socket>()
     let shutdown = false
@@ -364,6 +393,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       const reply = (id: number, bytes: Uint8Array) => {
         if (!open) return
         counters.bytesSent += bytes.length + HEADER
+        inbound.bytesSent += bytes.length + HEADER
+        inbound.framesSent++
         writer.write(KIND_REPLY, id, bytes)
       }
       socket.on("data", (chunk: Buffer) => {
@@ -381,6 +412,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
           frames++
           counters.served++
           counters.bytesReceived += payload.length + HEADER
+          inbound.bytesReceived += payload.length + HEADER
+          inbound.framesReceived++
           const started = dispatcher.dispatch(payload, access.refuse)
           if (started instanceof Uint8Array) reply(id, started)
           else {
@@ -456,6 +489,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       if (parsed === undefined) return undefined
       conn = new PeerConnection(addr, parsed.host, parsed.port, peer, maxFrameBytes, security.dial, (c) => {
         counters.connectionFailures++
+        peerCounter(peer).connectionFailures++
         if (connections.get(c.address) === c) connections.delete(c.address)
       })
       connections.set(addr, conn)
@@ -503,11 +537,16 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
           : Effect.void
         counters.calls++
         counters.bytesSent += payload.length + HEADER
+        const traffic = peerCounter(to)
+        traffic.bytesSent += payload.length + HEADER
+        traffic.framesSent++
         return waitDrain.pipe(
           Effect.zipRight(exchange),
           Effect.tapError(() => Effect.sync(() => counters.callFailures++)),
           Effect.flatMap((bytes) => {
             counters.bytesReceived += bytes.length + HEADER
+            traffic.bytesReceived += bytes.length + HEADER
+            traffic.framesReceived++
             return decodeReply(request, to, bytes)
           })
         )
@@ -519,7 +558,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       call,
       serve: (protocol, handlers) =>
         Effect.flatMap(FiberSet.makeRuntime<any, any, never>(), (fork) => dispatcher.register(protocol, handlers, fork as any)),
-      counters: Effect.sync(() => ({ ...counters }))
+      counters: Effect.sync(() => ({ ...counters })),
+      peerCounters: Effect.sync(() => new Map([...perPeer].map(([peer, c]) => [peer, { ...c }])))
     }
     return transport
   })

@@ -9,6 +9,7 @@ import type { CorruptLog, StorageError } from "../raft/LogStorage.js"
 import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
 import * as CtrlServer from "./CtrlServer.js"
+import * as Ctrl from "./CtrlStateMachine.js"
 import * as HttpApi from "./HttpApi.js"
 import { CtrlProtocol } from "./Messages.js"
 
@@ -30,5 +31,6 @@ export const make = (
   ReplicaNode.make(
     { ...options, clientRequests: CtrlProtocol.classes.map((c) => c._tag) },
     CtrlServer.make({ peers: options.peers, ...options.ctrl }),
-    (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) })
+    (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) }),
+    { kind: "ctrl", replica: (server) => server.replica, snapshot: Ctrl.snapshot }
   )

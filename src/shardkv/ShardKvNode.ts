@@ -59,6 +59,7 @@ export const make = (
             const held = shard === undefined ? undefined : state.shards.get(shard)
             return { key, value: held?.data.get(key) ?? "", shard: shard ?? null, state: held?.status ?? null, applied }
           })
-      }, http)
+      }, http),
+    { kind: "shardkv", replica: (server) => server.replica, snapshot: Group.snapshot }
   )
 }

@@ -54,7 +54,7 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Cause, Deferred, Effect, Exit, Fiber, FiberId, Layer, Option, Queue, Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, FiberId, Layer, Metric, MetricBoundaries, Option, Queue, Scope } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import {
@@ -88,6 +88,16 @@ export interface Options {
 export type { Identity } from "./internal/files.js"
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+
+/**
+ * How long each WAL fsync takes, in seconds (one per group-commit batch). An Effect `Metric`: labelled
+ * with whatever `Effect.tagMetrics` the storage was opened under (a node labels it with its id).
+ */
+export const fsyncSeconds = Metric.histogram(
+  "concord_storage_fsync_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 16 }),
+  "Duration of the write-ahead log's fsyncs (one per group-commit batch)"
+)
 
 type Request =
   | {
@@ -282,7 +292,9 @@ export const make = (
             yield* roll(concat([hardStateRecord(model.hardState), bytes]))
           } else {
             yield* segment.file.writeAll(bytes).pipe(io(segment.path))
+            const syncStart = yield* Clock.currentTimeNanos
             yield* segment.file.sync.pipe(io(segment.path))
+            yield* Metric.update(fsyncSeconds, Number((yield* Clock.currentTimeNanos) - syncStart) / 1e9)
             segment.size += bytes.length
             diskBytes += bytes.length
             counters.bytesWritten += bytes.length
