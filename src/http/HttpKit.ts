@@ -198,18 +198,22 @@ export interface Security {
   readonly token?: string
 }
 
+/** The paths served without the token: they hold no data (health, metrics, the status page). */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(["/", "/health", "/metrics"])
+
 /**
- * `app` behind the client token: a `/v1/` request without `Authorization: Bearer <token>`, or with
- * another token, is answered 401 `unauthorized` (with `WWW-Authenticate: Bearer`) before `app` sees
- * it. The comparison takes the same time wherever the tokens differ; the token is never logged or
- * echoed. Paths outside `/v1/` (health, metrics, the status page) hold no data and stay open.
+ * `app` behind the client token: a request without `Authorization: Bearer <token>`, or with another
+ * token, is answered 401 `unauthorized` (with `WWW-Authenticate: Bearer`) before `app` sees it, except
+ * on `OPEN_PATHS`. The path is judged as the routes read it (`/./v1/kv/x` is `/v1/kv/x`): anything not
+ * listed needs the token. The comparison takes the same time wherever the tokens differ; the token is
+ * never logged or echoed.
  */
 export const authorized = <E, R>(
   token: string,
   app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-    if (!request.url.startsWith("/v1/") && request.url !== "/v1") return app
+    if (OPEN_PATHS.has(new URL(request.url, "http://localhost").pathname)) return app
     const header = Option.getOrUndefined(Headers.get(request.headers, "authorization"))
     const given = header !== undefined && /^Bearer /i.test(header) ? header.slice(7).trim() : undefined
     if (sameSecret(given, token)) return app

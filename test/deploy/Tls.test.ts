@@ -32,7 +32,10 @@ const request = (port: number, method: string, path: string, o: { token?: string
       path,
       ca: readFileSync(o.ca ?? join(certs, "ca.crt")),
       headers: o.token === undefined ? {} : { authorization: `Bearer ${o.token}` },
-      timeout: 10_000
+      timeout: 10_000,
+      // A fresh connection each time: spawnSync blocks this process for seconds, and a pooled
+      // connection the server closed meanwhile would be reused ("socket hang up").
+      agent: false
     }, (res) => {
       let text = ""
       res.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () =>
@@ -120,6 +123,9 @@ describe.skipIf(!hasOpenssl)("a secure cluster", () => {
     const missing = await request(httpOf(0), "GET", "/v1/kv/x")
     expect(missing).toMatchObject({ status: 401, json: { error: { code: "unauthorized" } } })
     expect(missing.headers["www-authenticate"]).toBe("Bearer")
+    // The path is judged as the routes read it: a dot segment does not get around the token.
+    expect((await request(httpOf(0), "GET", "/./v1/kv/x")).status).toBe(401)
+    expect((await request(httpOf(0), "GET", "/%2e/v1/status")).status).toBe(401)
     const bad = await request(httpOf(1), "PUT", "/v1/kv/x", { token: "guess", body: "evil" })
     expect(bad).toMatchObject({ status: 401, json: { error: { code: "unauthorized", message: "wrong token" } } })
     // A client verifying against another CA does not trust the nodes.
