@@ -243,10 +243,11 @@ declare const document: {
   getElementById(id: string): { innerHTML: string } | null
   readonly body: { setAttribute(name: string, value: string): void }
 }
+declare const location: { readonly hash: string }
 
 /**
  * The page's loop, run in the browser: polls this node and renders. Only the functions above are in
- * scope (the page embeds them), plus `document`, `fetch`, `setTimeout` and `Date`.
+ * scope (the page embeds them), plus `document`, `location`, `fetch`, `setTimeout` and `Date`.
  */
 export function main(pollMs: number): void {
   const samples: Array<Sample> = []
@@ -258,9 +259,19 @@ export function main(pollMs: number): void {
     const el = document.getElementById(id)
     if (el !== null) el.innerHTML = html
   }
+  // A node with --auth-token-file wants the token on /v1/: the page takes it from its address's
+  // fragment (/#token=...), which the browser never sends to a server, so it is in no request line
+  // or log; it goes only into the Authorization header of the page's own requests.
+  const token = /(?:^#|&)token=([^&]*)/.exec(location.hash)?.[1]
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: "Bearer " + decodeURIComponent(token) }
+  const get = async (path: string) => {
+    const response = await fetch(path, { headers })
+    if (response.status === 401) throw new Error("this node requires its client token: open this page as /#token=<token>")
+    return response
+  }
   const tick = async () => {
     try {
-      const view = (await (await fetch("/v1/cluster")).json()) as ClusterView
+      const view = (await (await get("/v1/cluster")).json()) as ClusterView
       const leader = leaderOf(view)
       if (lastLeader !== undefined && leader !== lastLeader) {
         events.unshift(new Date().toLocaleTimeString() + ": leader " + (lastLeader ?? "none") + " → " + (leader ?? "none"))
@@ -269,16 +280,16 @@ export function main(pollMs: number): void {
       set("summary", renderSummary(view))
       set("members", renderMembers(view))
       set("events", events.slice(0, 10).map((e) => "<li>" + esc(e) + "</li>").join(""))
-      const text = await (await fetch("/metrics")).text()
+      const text = await (await get("/metrics")).text()
       samples.push(parseMetrics(text, Date.now()))
       if (samples.length > 61) samples.shift()
       set("chart", renderChart(rates(samples)))
       if (view.kind === "ctrl") {
-        const latest = (await (await fetch("/v1/config")).json()) as ConfigJson
+        const latest = (await (await get("/v1/config")).json()) as ConfigJson
         // Past configs never change: each is fetched once.
         const nums = [1, 2, 3, 4, 5, 6, 7, 8].map((k) => latest.num - k).filter((n) => n >= 0)
         for (const n of nums) {
-          if (!configs.has(n)) configs.set(n, (await (await fetch("/v1/config/" + n)).json()) as ConfigJson)
+          if (!configs.has(n)) configs.set(n, (await (await get("/v1/config/" + n)).json()) as ConfigJson)
         }
         set("config", renderConfig(latest, nums.map((n) => configs.get(n)!)))
       }

@@ -114,6 +114,7 @@ describe("status page rendering", () => {
           : { text: async () => metricsText(100 * ++scrapes) }
       },
       setTimeout: (f: () => void) => timers.push(f),
+      location: { hash: "" },
       Date
     }
     const script = /<script>\n([\s\S]*)<\/script>/.exec(StatusPage.page("n1", 500))![1]!
@@ -161,6 +162,7 @@ describe("status page rendering", () => {
         return { json: async () => body, text: async () => "" }
       },
       setTimeout: (f: () => void) => timers.push(f),
+      location: { hash: "" },
       Date
     })
     for (const n of ["1", "2"]) {
@@ -174,5 +176,36 @@ describe("status page rendering", () => {
     expect([...html.matchAll(/<li data-num="(\d+)"/g)].map((m) => m[1])).toEqual(["1", "0"])
     expect(fetched.filter((u) => u === "/v1/config/1")).toHaveLength(1)
     expect(fetched.filter((u) => u === "/v1/config")).toHaveLength(2)
+  })
+  it("on a node with a client token, the page sends the token from its #token= fragment, and says so on a 401", async () => {
+    const run = async (hash: string) => {
+      const elements = new Map<string, { innerHTML: string }>()
+      const sent: Array<string | undefined> = []
+      let updates = ""
+      runInNewContext(/<script>\n([\s\S]*)<\/script>/.exec(StatusPage.page("n1"))![1]!, {
+        document: {
+          getElementById: (id: string) => elements.get(id) ?? elements.set(id, { innerHTML: "" }).get(id)!,
+          body: { setAttribute: (_: string, v: string) => (updates = v) }
+        },
+        fetch: async (url: string, init?: { headers?: Record<string, string> }) => {
+          const auth = init?.headers?.authorization
+          sent.push(auth)
+          const ok = auth === "Bearer s3cret" || url === "/metrics"
+          return { status: ok ? 200 : 401, json: async () => JSON.parse(JSON.stringify(view("n1"))), text: async () => "" }
+        },
+        setTimeout: () => {},
+        location: { hash },
+        Date
+      })
+      for (let i = 0; i < 100 && updates !== "1"; i++) await new Promise((r) => setImmediate(r))
+      expect(updates).toBe("1")
+      return { error: elements.get("error")!.innerHTML, sent }
+    }
+    const without = await run("")
+    expect(without.error).toContain("requires its client token")
+    expect(without.sent[0]).toBeUndefined()
+    const withToken = await run("#token=s3cret")
+    expect(withToken.error).toBe("")
+    expect(withToken.sent.every((a) => a === "Bearer s3cret")).toBe(true)
   })
 })
