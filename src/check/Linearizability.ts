@@ -106,8 +106,18 @@ export const isOk = <S>(result: CheckResult<S>): result is Ok<S> => result._tag 
 export const isIllegal = <S>(result: CheckResult<S>): result is Illegal<S> => result._tag === "Illegal"
 export const isUnknown = <S>(result: CheckResult<S>): result is Unknown<S> => result._tag === "Unknown"
 
+/**
+ * Which search: `"plain"` is Porcupine's; `"pruned"` adds the model's pruning rules (`Model.prune`:
+ * README "Pruning"), the same verdicts on every history, decided far sooner on hot keys; `"auto"`, the
+ * default, is pruned for a model that has pruning rules (KV) and plain for the others. For a model
+ * without rules, `"pruned"` is the plain search.
+ */
+export type SearchMode = "auto" | "pruned" | "plain"
+
 /** Budget of the synchronous checker. With none of these it runs until it has an answer. */
 export interface CheckOptions {
+  /** Default `"auto"`. */
+  readonly search?: SearchMode
   /** At most this many search steps in total (deterministic). */
   readonly maxSteps?: number
   /** Wall-clock budget in the unit of `now` (milliseconds for `performance.now`); needs `now`. */
@@ -128,6 +138,8 @@ export interface CheckOptions {
 
 /** Budget of the Effect checker. */
 export interface EffectCheckOptions {
+  /** As in `CheckOptions`; default `"auto"`. */
+  readonly search?: SearchMode
   /** Wall-clock budget, measured with Effect's `Clock`. Default: none. */
   readonly timeout?: Duration.DurationInput
   /** At most this many search steps in total (deterministic). */
@@ -172,7 +184,7 @@ export const checkHistory = <S, I, O>(
   history: History<I, O>,
   options: CheckOptions = {}
 ): CheckResult<S> => {
-  const checker = new Checker(history, model)
+  const checker = new Checker(history, model, (options.search ?? "auto") !== "plain")
   const expired = makeExpired(options)
   const slice = Math.max(1, options.sliceSteps ?? DEFAULT_SLICE_STEPS)
   const maxCache = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES
@@ -198,7 +210,7 @@ export const check = <S, I, O>(
 ): Effect.Effect<CheckResult<S>, HistoryError> =>
   Effect.gen(function*() {
     const checker = yield* Effect.try({
-      try: () => new Checker(history, model),
+      try: () => new Checker(history, model, (options.search ?? "auto") !== "plain"),
       catch: (e) => {
         if (e instanceof HistoryError) return e
         throw e

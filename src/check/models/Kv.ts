@@ -17,7 +17,7 @@
 import { Either, Schema } from "effect"
 import type { History as GenericHistory, Operation as GenericOperation } from "../History.js"
 import { decoder, type JsonlError, must } from "../internal/jsonl.js"
-import { type Model, partitionBy, type Remaining } from "../Model.js"
+import { type Model, type PartitionOperation, partitionBy, type Pruning, type Remaining } from "../Model.js"
 
 export type KvOp = "get" | "put" | "append"
 
@@ -117,6 +117,198 @@ const lookahead = (s: State, remaining: Remaining<KvInput, KvOutput>): boolean =
   return viable
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The pruning rules' knowledge of one key (README "Pruning"; the search side is in internal/search.ts).
+//
+// The outputs of the key's returned gets, distinct and sorted, are the only values a read can ever
+// need. The values having a given string as prefix form one contiguous range of that sorted array,
+// so a state of the pruned search carries, with its value, the range [lo, hi] of outputs its value
+// is a prefix of: "is v a prefix of what read r returned" is then `lo <= rank(r) <= hi`, and "v is
+// what r returned" adds equal lengths. An append narrows the range by a binary search on the appended
+// part only (every output in the range already starts with v).
+//
+// Rule (b), dead values: a value that is a prefix of no output (an empty range) can never again be
+// read: appends keep it a non-prefix, so every get that returned is illegal until a put. Every dead
+// value therefore has the same future: the same operations are legal from any of them, in any order,
+// until a put replaces it by the same state. `equals` and `hash` treat all dead values as one state,
+// so the cache explores one of them per linearized set instead of one per value. This is how "blind"
+// writes (rule c: a put whose value starts no output, an append whose value no output contains) are
+// absorbed: the state after one is dead, and the orders among such writes until the next put meet in
+// the cache. A never-returned get ("any output") is legal on a dead value as on a live one.
+class Ranged implements State {
+  readonly #lo: number
+  readonly #hi: number
+  constructor(readonly value: string, readonly hash: number, lo: number, hi: number) {
+    this.#lo = lo
+    this.#hi = hi
+  }
+  get lo(): number {
+    return this.#lo
+  }
+  get hi(): number {
+    return this.#hi
+  }
+}
+
+const DEAD_HASH = 0x6d2b79f5
+const isDead = (s: State): boolean => s instanceof Ranged && s.lo > s.hi
+
+const prune = (ops: ReadonlyArray<PartitionOperation<KvInput, KvOutput>>): Pruning<State, KvInput, KvOutput> => {
+  const returnedRead = (i: number) => ops[i]!.input.op === "get" && ops[i]!.output !== undefined
+  const outs = Array.from(new Set(ops.flatMap((op, i) => (returnedRead(i) ? [op.output!.value ?? ""] : [])))).sort()
+  const rankOf = new Map(outs.map((o, k) => [o, k]))
+  const rank = ops.map((op, i) => (returnedRead(i) ? rankOf.get(op.output!.value ?? "")! : -1))
+
+  // The sub-range of outputs[lo..hi] (all starting with a string of length `off`) that continue with `a`.
+  // Cutting each output to its next a.length characters keeps the sorted order, so the outputs
+  // continuing with `a` are those whose cut equals `a`: between two binary searches.
+  const narrow = (lo: number, hi: number, off: number, a: string): readonly [number, number] => {
+    const end = off + a.length
+    let l = lo
+    let h = hi + 1
+    while (l < h) {
+      const m = (l + h) >>> 1
+      if (outs[m]!.substring(off, end) < a) l = m + 1
+      else h = m
+    }
+    const first = l
+    h = hi + 1
+    while (l < h) {
+      const m = (l + h) >>> 1
+      if (outs[m]!.substring(off, end) <= a) l = m + 1
+      else h = m
+    }
+    return [first, l - 1]
+  }
+  const ranged = (value: string, hash: number, lo: number, hi: number) => new Ranged(value, hash, lo, hi)
+  const fresh = (value: string): Ranged => {
+    const [lo, hi] = narrow(0, outs.length - 1, 0, value)
+    return ranged(value, extend(0, value), lo, hi)
+  }
+  // A put always leads to the same state: made once.
+  const putState = ops.map((op) => (op.input.op === "put" ? fresh(op.input.value ?? "") : undefined))
+
+  // Rule (b)'s lookahead: every read that returned and is still to come must find the value (or a put
+  // that can still come before it) at a prefix of its output. `bridges[r]`: the puts that can precede
+  // read r in real time (called no later than r returned) and whose value starts r's output.
+  const bridges = ops.map((r, i) => {
+    if (!returnedRead(i)) return [] as ReadonlyArray<number>
+    const out: Array<number> = []
+    putState.forEach((p, j) => {
+      if (p !== undefined && p.lo <= rank[i]! && rank[i]! <= p.hi && ops[j]!.call <= r.return) out.push(j)
+    })
+    return out
+  })
+  const direct = (s: Ranged, r: number): boolean => s.lo <= rank[r]! && rank[r]! <= s.hi
+  const anyBridge = (r: number, linearized: (op: number) => boolean): boolean => {
+    for (const p of bridges[r]!) if (!linearized(p)) return true
+    return false
+  }
+  // Through a put p, read r can only return w_p followed by appends still to come that may precede r
+  // (called before r returned): its output past w_p must be a concatenation of their values (each
+  // allowed any number of times: a necessary condition, cheap by dynamic programming over positions).
+  // This is what stops the search from trying which writes a put absorbs when one of them is a write
+  // the read shows after the put. Long suffixes are not examined (then the put is taken on trust).
+  const appendValue = ops.map((op) => (op.input.op === "append" ? op.input.value ?? "" : ""))
+  const bridged = (
+    r: number,
+    appends: ReadonlyArray<number>,
+    count: number,
+    linearized: (op: number) => boolean
+  ): boolean => {
+    const o = ops[r]!.output!.value ?? ""
+    for (const p of bridges[r]!) {
+      if (linearized(p)) continue
+      const start = (ops[p]!.input.value ?? "").length
+      const len = o.length - start
+      if (len === 0 || len > 4096) return true
+      const reach = new Uint8Array(len + 1)
+      reach[0] = 1
+      for (let i = 0; i < len && reach[len] === 0; i++) {
+        if (reach[i] === 0) continue
+        for (let c = 0; c < count; c++) {
+          const a = appendValue[appends[c]!]!
+          if (i + a.length <= len && o.startsWith(a, start + i)) reach[i + a.length] = 1
+        }
+      }
+      if (reach[len] === 1) return true
+    }
+    return false
+  }
+
+  // Rule (c): a write that never returned and that no read can have seen. An output that is a prefix of
+  // another adds nothing to "contains", so only the maximal outputs are searched (joined by a separator:
+  // a match across it only makes a write look seen, which is the safe side).
+  const maximal = outs.filter((o, k) => k + 1 === outs.length || !outs[k + 1]!.startsWith(o)).join("\u0000")
+  const unseen = (i: number): boolean => {
+    const { input } = ops[i]!
+    if (input.op === "get") return true
+    const v = input.value ?? ""
+    return input.op === "put" ? isDead(putState[i]!) : v === "" || !maximal.includes(v)
+  }
+  const postponed = ops.map((op, i) => op.output === undefined && op.return === Number.POSITIVE_INFINITY && unseen(i))
+  const blind = ops.map((op, i) => op.input.op !== "get" && (op.input.value ?? "") !== "" && unseen(i))
+
+  return {
+    initial: fresh(""),
+    step: (state, i) => {
+      const s = state as Ranged
+      const { input } = ops[i]!
+      switch (input.op) {
+        case "get": {
+          if (ops[i]!.output === undefined) return [true, s]
+          const k = rank[i]!
+          return [s.lo <= k && k <= s.hi && s.value.length === outs[k]!.length, s]
+        }
+        case "put":
+          return [true, putState[i]!]
+        case "append": {
+          const a = input.value ?? ""
+          if (a === "") return [true, s]
+          if (s.lo > s.hi) return [true, ranged(s.value + a, extend(s.hash, a), 1, 0)]
+          const [lo, hi] = narrow(s.lo, s.hi, s.value.length, a)
+          return [true, ranged(s.value + a, extend(s.hash, a), lo, hi)]
+        }
+      }
+    },
+    isRead: (i) => ops[i]!.input.op === "get" || (ops[i]!.input.op === "append" && (ops[i]!.input.value ?? "") === ""),
+    postpone: (i) => postponed[i]!,
+    blind: (i) => blind[i]!,
+    overwrites: (i) => ops[i]!.input.op === "put",
+    // Every read called before the first remaining read returns must be reachable: directly (the value
+    // is a prefix of its output), or through a put still to come (checked at the read's return event,
+    // once the appends that may precede it have been seen).
+    viable: (state, remaining, linearized) => {
+      const s = state as Ranged
+      let ok = true
+      let window = true
+      let waiting = 0
+      const through: Array<number> = []
+      const appends: Array<number> = []
+      remaining.forEach((event, input, _output, i) => {
+        if (event === "call") {
+          if (window && rank[i]! >= 0 && !direct(s, i)) {
+            if (!anyBridge(i, linearized)) ok = false
+            through.push(i)
+            waiting++
+          }
+          if (input.op === "append" && appendValue[i] !== "") appends.push(i)
+          return ok
+        }
+        // The window ends at the first read that returned to return: every read called before then
+        // is checked (its call event is before its own return, so that read is too).
+        if (rank[i]! >= 0) window = false
+        if (waiting > 0 && through.includes(i)) {
+          waiting--
+          if (!bridged(i, appends, appends.length, linearized)) ok = false
+        }
+        return ok && (window || waiting > 0)
+      })
+      return ok
+    }
+  }
+}
+
 /** The KV model. States compare by value (plain string equality). */
 export const model: Model<State, KvInput, KvOutput> = {
   name: "kv",
@@ -133,8 +325,10 @@ export const model: Model<State, KvInput, KvOutput> = {
       }
     }
   },
-  equals: (a, b) => a === b || (a.hash === b.hash && a.value === b.value),
-  hash: (s) => s.hash,
+  // All dead values of the pruned search are one state (rule b above); the plain search makes none.
+  equals: (a, b) => a === b || (isDead(a) && isDead(b)) || (a.hash === b.hash && a.value === b.value),
+  hash: (s) => (isDead(s) ? DEAD_HASH : s.hash),
+  prune,
   partition: partitionBy((input: KvInput) => input.key),
   describeInput,
   describeOutput: (output) => quote(output.value ?? ""),
