@@ -28,7 +28,7 @@
 import { Clock, Duration, Effect } from "effect"
 import { type History, HistoryError, isPending } from "./History.js"
 import { Checker } from "./internal/checker.js"
-import { describeOperation, describeState, type Model } from "./Model.js"
+import { allRules, describeOperation, describeState, type Model, type PruneRules } from "./Model.js"
 
 export { HistoryError }
 
@@ -114,10 +114,15 @@ export const isUnknown = <S>(result: CheckResult<S>): result is Unknown<S> => re
  */
 export type SearchMode = "auto" | "pruned" | "plain"
 
+const rulesFor = (options: { readonly search?: SearchMode; readonly rules?: Partial<PruneRules> }) =>
+  (options.search ?? "auto") === "plain" ? undefined : { ...allRules, ...options.rules }
+
 /** Budget of the synchronous checker. With none of these it runs until it has an answer. */
 export interface CheckOptions {
   /** Default `"auto"`. */
   readonly search?: SearchMode
+  /** For tests and measurements: turn single pruning rules off (all are on by default). */
+  readonly rules?: Partial<PruneRules>
   /** At most this many search steps in total (deterministic). */
   readonly maxSteps?: number
   /** Wall-clock budget in the unit of `now` (milliseconds for `performance.now`); needs `now`. */
@@ -140,6 +145,8 @@ export interface CheckOptions {
 export interface EffectCheckOptions {
   /** As in `CheckOptions`; default `"auto"`. */
   readonly search?: SearchMode
+  /** As in `CheckOptions`. */
+  readonly rules?: Partial<PruneRules>
   /** Wall-clock budget, measured with Effect's `Clock`. Default: none. */
   readonly timeout?: Duration.DurationInput
   /** At most this many search steps in total (deterministic). */
@@ -184,7 +191,7 @@ export const checkHistory = <S, I, O>(
   history: History<I, O>,
   options: CheckOptions = {}
 ): CheckResult<S> => {
-  const checker = new Checker(history, model, (options.search ?? "auto") !== "plain")
+  const checker = new Checker(history, model, rulesFor(options))
   const expired = makeExpired(options)
   const slice = Math.max(1, options.sliceSteps ?? DEFAULT_SLICE_STEPS)
   const maxCache = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES
@@ -210,7 +217,7 @@ export const check = <S, I, O>(
 ): Effect.Effect<CheckResult<S>, HistoryError> =>
   Effect.gen(function*() {
     const checker = yield* Effect.try({
-      try: () => new Checker(history, model, (options.search ?? "auto") !== "plain"),
+      try: () => new Checker(history, model, rulesFor(options)),
       catch: (e) => {
         if (e instanceof HistoryError) return e
         throw e

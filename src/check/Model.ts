@@ -43,7 +43,25 @@ export interface Remaining<I, O> {
   readonly forEach: (visit: (event: "call" | "return", input: I, output: O | undefined, op: number) => boolean) => void
 }
 
-/** One operation of a partition as the pruned search hands it to `ModelParts.prune`. */
+/**
+ * The pruning rules, each of which can be turned off on its own (tests compare every combination with
+ * the plain search and brute force). README "Pruning" describes them.
+ */
+export interface PruneRules {
+  /** (a) An available read that is legal now is taken at once, without branching. */
+  readonly reads: boolean
+  /** (b) States that no read can follow merge into one dead state; the model's stronger lookahead. */
+  readonly dead: boolean
+  /** (c) Blind writes: tried alone only at their deadline, else absorbed before a put; unseen never-returned ones last. */
+  readonly blind: boolean
+  /** (d) A write that makes an available read legal is tried first. */
+  readonly order: boolean
+}
+
+/** Every rule on: what `search: "pruned"` uses. */
+export const allRules: PruneRules = { reads: true, dead: true, blind: true, order: true }
+
+/** One operation of a partition as the pruned search hands it to `Model.prune`. */
 export interface PartitionOperation<I, O> {
   readonly input: I
   /** `undefined` when it never returned. */
@@ -127,7 +145,7 @@ export interface Model<S, I, O> extends ModelParts<S, I, O> {
    * For speed only: the pruning rules' knowledge of one partition, used by the pruned search
    * (`search: "pruned"`, the default for models that have it).
    */
-  readonly prune?: (ops: ReadonlyArray<PartitionOperation<I, O>>) => Pruning<S, I, O>
+  readonly prune?: (ops: ReadonlyArray<PartitionOperation<I, O>>, rules: PruneRules) => Pruning<S, I, O>
 }
 
 /** A specification whose step may lead to several states (an empty array means illegal). */

@@ -8,7 +8,7 @@
 import type { History } from "../History.js"
 import { HistoryError, returnTime, validate } from "../History.js"
 import type { PartitionResult } from "../Linearizability.js"
-import type { Model, Partition } from "../Model.js"
+import type { Model, Partition, PruneRules } from "../Model.js"
 import { ILLEGAL, OK, PartitionSearch, RUNNING } from "./search.js"
 
 // Steps the plain search may spend re-deriving the report of a partition the pruned search found illegal.
@@ -29,7 +29,7 @@ export class Checker<S, I, O> {
   constructor(
     private readonly history: History<I, O>,
     private readonly model: Model<S, I, O>,
-    private readonly prune = false
+    private readonly rules?: PruneRules
   ) {
     const error = validate(history)
     if (error !== undefined) throw error
@@ -42,7 +42,7 @@ export class Checker<S, I, O> {
           throw new HistoryError({ index: i, reason: `partition "${p.label}" names an operation outside the history` })
         }
       }
-      return new PartitionSearch(model, p.ops.map((i) => history[i]!), prune)
+      return new PartitionSearch(model, p.ops.map((i) => history[i]!), model.prune !== undefined ? rules : undefined)
     })
     this.results = this.partitions.map(() => undefined)
     this.searches.forEach((search, p) => {
@@ -96,9 +96,9 @@ export class Checker<S, I, O> {
     // the report (the verdict is the same: both searches are exact), an illegal partition is searched
     // again with the plain search under a small budget, and its report is used if it gets there.
     const search = this.searches[p]!
-    if (this.prune && search.status === ILLEGAL) {
+    if (this.rules !== undefined && this.model.prune !== undefined && search.status === ILLEGAL) {
       const partition = this.partitions[p]!
-      const plain = new PartitionSearch(this.model, partition.ops.map((i) => this.history[i]!), false)
+      const plain = new PartitionSearch(this.model, partition.ops.map((i) => this.history[i]!))
       plain.run(REPORT_STEPS)
       if (plain.status === ILLEGAL) {
         plain.steps += search.steps

@@ -29,7 +29,7 @@
  */
 import { Equal } from "effect"
 import type { Operation } from "../History.js"
-import type { Model, Pruning, Remaining } from "../Model.js"
+import type { Model, PruneRules, Pruning, Remaining } from "../Model.js"
 import { Bitset, zobristKeys } from "./bitset.js"
 
 export const RUNNING = 0
@@ -78,6 +78,7 @@ export class PartitionSearch<S, I, O> {
   private readonly outputs: Array<O | undefined>
   private readonly step: (state: S, op: number) => readonly [boolean, S]
   private readonly pruning: Pruning<S, I, O> | undefined
+  private readonly rules: PruneRules
   private readonly isLinearized = (op: number): boolean => this.linearized.has(op)
   // Pruned search: how the choice at each depth was made, and how the one the cursor is at is made.
   private readonly mode: Uint8Array
@@ -131,7 +132,7 @@ export class PartitionSearch<S, I, O> {
   constructor(
     model: Model<S, I, O>,
     ops: ReadonlyArray<Operation<I, O>>,
-    prune = false
+    rules?: PruneRules
   ) {
     const n = ops.length
     this.size = n
@@ -152,9 +153,13 @@ export class PartitionSearch<S, I, O> {
       returnTime[i] = pending ? Number.POSITIVE_INFINITY : op.return!
     }
     const { inputs, outputs } = this
-    this.pruning = prune && model.prune !== undefined
-      ? model.prune(inputs.map((input, i) => ({ input, output: outputs[i], call: callTime[i]!, return: returnTime[i]! })))
+    this.pruning = rules !== undefined && model.prune !== undefined
+      ? model.prune(
+        inputs.map((input, i) => ({ input, output: outputs[i], call: callTime[i]!, return: returnTime[i]! })),
+        rules
+      )
       : undefined
+    this.rules = rules ?? { reads: false, dead: false, blind: false, order: false }
     const modelStep = model.step
     this.step = this.pruning !== undefined
       ? this.pruning.step
@@ -222,7 +227,7 @@ export class PartitionSearch<S, I, O> {
     this.stack[0] = 0
     if (this.pruning !== undefined) {
       for (let i = 0; i < n; i++) {
-        if (this.pruning.postpone(i)) {
+        if (this.rules.blind && this.pruning.postpone(i)) {
           this.postponed.push(i)
           this.lift(this.callEvent[i]!)
         }
@@ -257,19 +262,22 @@ export class PartitionSearch<S, I, O> {
     let first = next[head]!
     while (first !== NONE && (events[first]! & 1) === 0) first = next[first]!
     this.firstReturn[depth] = first === NONE ? NONE : events[first]! >>> 1
-    if (!pruning.viable(state, this.remaining, this.isLinearized)) return DEAD
+    const { rules, lookahead } = this
+    if (rules.dead ? !pruning.viable(state, this.remaining, this.isLinearized) : lookahead !== undefined && !lookahead(state, this.remaining)) {
+      return DEAD
+    }
     const reads = this.scratch
     let nReads = 0
     for (let e = next[head]!; e !== first; e = next[e]!) {
       const op = events[e]! >>> 1
       if (!pruning.isRead(op)) continue
-      if (step(state, op)[0]) {
+      if (rules.reads && step(state, op)[0]) {
         this.pick = FORCED
         return e
       }
       if (outputs[op] !== undefined) reads[nReads++] = op
     }
-    if (nReads > 0) {
+    if (rules.order && nReads > 0) {
       for (let e = next[head]!; e !== first; e = next[e]!) {
         const op = events[e]! >>> 1
         if (pruning.isRead(op) || pruning.blind(op)) continue
@@ -338,7 +346,7 @@ export class PartitionSearch<S, I, O> {
         let chosen = pick
         pick = NORMAL
         let chainFor = NONE
-        if (pruned && (chosen === NORMAL || chosen === FIRST)) {
+        if (pruned && this.rules.blind && (chosen === NORMAL || chosen === FIRST)) {
           // Rule (c): a blind write alone only at its deadline; an overwriting write after the blind
           // writes available now.
           if (pruning.blind(op) && firstReturn[depth] !== op) {

@@ -17,7 +17,14 @@
 import { Either, Schema } from "effect"
 import type { History as GenericHistory, Operation as GenericOperation } from "../History.js"
 import { decoder, type JsonlError, must } from "../internal/jsonl.js"
-import { type Model, type PartitionOperation, partitionBy, type Pruning, type Remaining } from "../Model.js"
+import {
+  type Model,
+  type PartitionOperation,
+  partitionBy,
+  type PruneRules,
+  type Pruning,
+  type Remaining
+} from "../Model.js"
 
 export type KvOp = "get" | "put" | "append"
 
@@ -138,9 +145,15 @@ const lookahead = (s: State, remaining: Remaining<KvInput, KvOutput>): boolean =
 class Ranged implements State {
   readonly #lo: number
   readonly #hi: number
-  constructor(readonly value: string, readonly hash: number, lo: number, hi: number) {
+  readonly #merge: boolean
+  constructor(readonly value: string, readonly hash: number, lo: number, hi: number, merge: boolean) {
     this.#lo = lo
     this.#hi = hi
+    this.#merge = merge
+  }
+  /** Dead, and merged with the other dead values (rule b on). */
+  get dead(): boolean {
+    return this.#merge && this.#lo > this.#hi
   }
   get lo(): number {
     return this.#lo
@@ -151,9 +164,19 @@ class Ranged implements State {
 }
 
 const DEAD_HASH = 0x6d2b79f5
-const isDead = (s: State): boolean => s instanceof Ranged && s.lo > s.hi
+const isDead = (s: State): boolean => s instanceof Ranged && s.dead
 
-const prune = (ops: ReadonlyArray<PartitionOperation<KvInput, KvOutput>>): Pruning<State, KvInput, KvOutput> => {
+// How far the lookahead looks: every read called before the WINDOW_READS-th read to return is checked.
+// One is enough for appends that one read sees (the plain lookahead); a put that bridges a read is
+// rarely refuted by the next read alone, since the appends its absorbed writes hide show up later.
+const WINDOW_READS = 4
+const MAX_REST = 4096
+const MAX_DIRECT_REST = 256
+const MAX_STATIC_WORK = 20_000_000
+const prune = (
+  ops: ReadonlyArray<PartitionOperation<KvInput, KvOutput>>,
+  rules: PruneRules
+): Pruning<State, KvInput, KvOutput> => {
   const returnedRead = (i: number) => ops[i]!.input.op === "get" && ops[i]!.output !== undefined
   const outs = Array.from(new Set(ops.flatMap((op, i) => (returnedRead(i) ? [op.output!.value ?? ""] : [])))).sort()
   const rankOf = new Map(outs.map((o, k) => [o, k]))
@@ -180,7 +203,7 @@ const prune = (ops: ReadonlyArray<PartitionOperation<KvInput, KvOutput>>): Pruni
     }
     return [first, l - 1]
   }
-  const ranged = (value: string, hash: number, lo: number, hi: number) => new Ranged(value, hash, lo, hi)
+  const ranged = (value: string, hash: number, lo: number, hi: number) => new Ranged(value, hash, lo, hi, rules.dead)
   const fresh = (value: string): Ranged => {
     const [lo, hi] = narrow(0, outs.length - 1, 0, value)
     return ranged(value, extend(0, value), lo, hi)
@@ -204,37 +227,79 @@ const prune = (ops: ReadonlyArray<PartitionOperation<KvInput, KvOutput>>): Pruni
     for (const p of bridges[r]!) if (!linearized(p)) return true
     return false
   }
-  // Through a put p, read r can only return w_p followed by appends still to come that may precede r
-  // (called before r returned): its output past w_p must be a concatenation of their values (each
-  // allowed any number of times: a necessary condition, cheap by dynamic programming over positions).
-  // This is what stops the search from trying which writes a put absorbs when one of them is a write
-  // the read shows after the put. Long suffixes are not examined (then the put is taken on trust).
+  // After the current value v (or after a put p still to come), read r can only return v (w_p)
+  // followed by appends still to come that may precede r (called before r returned): the rest of its
+  // output must be a concatenation of their values (each allowed any number of times: a necessary
+  // condition, cheap by dynamic programming over positions). Through a put this stops the search
+  // from trying which writes a put absorbs when one of them is a write the read shows after the put;
+  // directly it refutes a read no remaining append can complete, at once rather than after every
+  // order of what precedes it. Long rests are not examined (then the read is taken as reachable): up
+  // to MAX_REST characters through a put, MAX_DIRECT_REST directly (checked at every step).
   const appendValue = ops.map((op) => (op.input.op === "append" ? op.input.value ?? "" : ""))
-  const bridged = (
-    r: number,
-    appends: ReadonlyArray<number>,
-    count: number,
-    linearized: (op: number) => boolean
-  ): boolean => {
-    const o = ops[r]!.output!.value ?? ""
-    for (const p of bridges[r]!) {
-      if (linearized(p)) continue
-      const start = (ops[p]!.input.value ?? "").length
-      const len = o.length - start
-      if (len === 0 || len > 4096) return true
-      const reach = new Uint8Array(len + 1)
-      reach[0] = 1
-      for (let i = 0; i < len && reach[len] === 0; i++) {
-        if (reach[i] === 0) continue
-        for (let c = 0; c < count; c++) {
-          const a = appendValue[appends[c]!]!
-          if (i + a.length <= len && o.startsWith(a, start + i)) reach[i + a.length] = 1
+  const composes = (o: string, start: number, appends: ReadonlyArray<number>, limit: number): boolean => {
+    const len = o.length - start
+    if (len === 0 || len > limit) return true
+    const reach = new Uint8Array(len + 1)
+    reach[0] = 1
+    for (let i = 0; i < len; i++) {
+      if (reach[i] === 0) continue
+      const c = o.charCodeAt(start + i)
+      for (const a of appends) {
+        const v = appendValue[a]!
+        if (v.charCodeAt(0) === c && i + v.length <= len && reach[i + v.length] === 0 && o.startsWith(v, start + i)) {
+          if (i + v.length === len) return true
+          reach[i + v.length] = 1
         }
       }
-      if (reach[len] === 1) return true
     }
     return false
   }
+  const reachable = (
+    s: Ranged,
+    r: number,
+    appends: ReadonlyArray<number>,
+    linearized: (op: number) => boolean
+  ): boolean => {
+    const o = ops[r]!.output!.value ?? ""
+    if (direct(s, r) && composes(o, s.value.length, appends, MAX_DIRECT_REST)) return true
+    for (const p of bridges[r]!) {
+      if (!linearized(p) && composes(o, (ops[p]!.input.value ?? "").length, appends, MAX_REST)) return true
+    }
+    return false
+  }
+
+  // A read no order can satisfy, whatever is linearized: its output is not the initial "" or a put
+  // that may precede it, followed by a concatenation of appends that may precede it. Then no state is
+  // viable, the root included. The same dynamic programming as above with every append called before
+  // the read returned, bucketed by first character; bounded work (beyond it, reads are not examined).
+  const byFirst = new Map<number, Array<number>>()
+  ops.forEach((_, i) => {
+    if (appendValue[i] === "") return
+    const c = appendValue[i]!.charCodeAt(0)
+    const list = byFirst.get(c)
+    if (list === undefined) byFirst.set(c, [i])
+    else list.push(i)
+  })
+  for (const list of byFirst.values()) list.sort((x, y) => ops[x]!.call - ops[y]!.call)
+  let work = 0
+  const impossible = (r: number): boolean => {
+    const o = ops[r]!.output!.value ?? ""
+    const ret = ops[r]!.return
+    const reach = new Uint8Array(o.length + 1)
+    reach[0] = 1
+    for (const p of bridges[r]!) reach[(ops[p]!.input.value ?? "").length] = 1
+    for (let i = 0; i < o.length; i++) {
+      if (reach[i] === 0) continue
+      for (const a of byFirst.get(o.charCodeAt(i)) ?? []) {
+        if (ops[a]!.call > ret) break
+        if (++work > MAX_STATIC_WORK) return false
+        const v = appendValue[a]!
+        if (reach[i + v.length] === 0 && o.startsWith(v, i)) reach[i + v.length] = 1
+      }
+    }
+    return reach[o.length] === 0
+  }
+  const refuted = ops.some((_, i) => rank[i]! >= 0 && impossible(i))
 
   // Rule (c): a write that never returned and that no read can have seen. An output that is a prefix of
   // another adds nothing to "contains", so only the maximal outputs are searched (joined by a separator:
@@ -244,7 +309,7 @@ const prune = (ops: ReadonlyArray<PartitionOperation<KvInput, KvOutput>>): Pruni
     const { input } = ops[i]!
     if (input.op === "get") return true
     const v = input.value ?? ""
-    return input.op === "put" ? isDead(putState[i]!) : v === "" || !maximal.includes(v)
+    return input.op === "put" ? putState[i]!.lo > putState[i]!.hi : v === "" || !maximal.includes(v)
   }
   const postponed = ops.map((op, i) => op.output === undefined && op.return === Number.POSITIVE_INFINITY && unseen(i))
   const blind = ops.map((op, i) => op.input.op !== "get" && (op.input.value ?? "") !== "" && unseen(i))
@@ -275,37 +340,41 @@ const prune = (ops: ReadonlyArray<PartitionOperation<KvInput, KvOutput>>): Pruni
     postpone: (i) => postponed[i]!,
     blind: (i) => blind[i]!,
     overwrites: (i) => ops[i]!.input.op === "put",
-    // Every read called before the first remaining read returns must be reachable: directly (the value
+    // Every read called before the WINDOW_READS-th remaining read returns must be reachable: directly (the value
     // is a prefix of its output), or through a put still to come (checked at the read's return event,
     // once the appends that may precede it have been seen).
     viable: (state, remaining, linearized) => {
+      if (refuted) return false
       const s = state as Ranged
       let ok = true
       let window = true
+      let readReturns = 0
       let waiting = 0
-      const through: Array<number> = []
+      const reads: Array<number> = []
       const appends: Array<number> = []
       remaining.forEach((event, input, _output, i) => {
         if (event === "call") {
-          if (window && rank[i]! >= 0 && !direct(s, i)) {
-            if (!anyBridge(i, linearized)) ok = false
-            through.push(i)
+          if (window && rank[i]! >= 0) {
+            if (!direct(s, i) && !anyBridge(i, linearized)) ok = false
+            reads.push(i)
             waiting++
           }
           if (input.op === "append" && appendValue[i] !== "") appends.push(i)
           return ok
         }
-        // The window ends at the first read that returned to return: every read called before then
-        // is checked (its call event is before its own return, so that read is too).
-        if (rank[i]! >= 0) window = false
-        if (waiting > 0 && through.includes(i)) {
+        // The window ends at the WINDOW_READS-th read to return: every read called before then is
+        // checked (checking any remaining read is sound; these are the ones that constrain the next
+        // steps), each at its return event, once every append that may precede it has been seen.
+        if (rank[i]! >= 0 && ++readReturns >= WINDOW_READS) window = false
+        if (waiting > 0 && reads.includes(i)) {
           waiting--
-          if (!bridged(i, appends, appends.length, linearized)) ok = false
+          if (!reachable(s, i, appends, linearized)) ok = false
         }
         return ok && (window || waiting > 0)
       })
       return ok
     }
+
   }
 }
 

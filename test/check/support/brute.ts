@@ -55,3 +55,24 @@ export const bruteForce = (history: Kv.History): boolean => {
   }
   return search(0, 0, new Map())
 }
+
+/**
+ * Whether `order` (history indices of one partition's operations) is a linearization of them: every
+ * operation once, real time respected, and every step legal for the KV model.
+ */
+export const isLinearization = (history: Kv.History, ops: ReadonlyArray<number>, order: ReadonlyArray<number>): boolean => {
+  if (order.length !== ops.length || new Set(order).size !== ops.length || !order.every((i) => ops.includes(i))) return false
+  for (let a = 0; a < order.length; a++) {
+    for (let b = a + 1; b < order.length; b++) {
+      if (returnTime(history[order[b]!]!) < history[order[a]!]!.call) return false
+    }
+  }
+  let state = Kv.model.initial
+  for (const i of order) {
+    const op = history[i]!
+    const [legal, next] = Kv.model.step(state, op.input, op.return === undefined || op.return === null ? undefined : op.output)
+    if (!legal) return false
+    state = next
+  }
+  return true
+}
