@@ -108,14 +108,16 @@ export const isUnknown = <S>(result: CheckResult<S>): result is Unknown<S> => re
 
 /**
  * Which search: `"plain"` is Porcupine's; `"pruned"` adds the model's pruning rules (`Model.prune`:
- * README "Pruning"), the same verdicts on every history, decided far sooner on hot keys; `"auto"`, the
- * default, is pruned for a model that has pruning rules (KV) and plain for the others. For a model
- * without rules, `"pruned"` is the plain search.
+ * README "Pruning"), the same verdicts on every history, decided far sooner on hot keys but with a
+ * setup and more work per step; `"auto"`, the default, runs the plain search on each partition for
+ * about four steps per operation and then, if it is still undecided and the model has pruning rules
+ * (KV), the pruned search from scratch. For a model without rules, every mode is the plain search.
  */
 export type SearchMode = "auto" | "pruned" | "plain"
 
 const rulesFor = (options: { readonly search?: SearchMode; readonly rules?: Partial<PruneRules> }) =>
   (options.search ?? "auto") === "plain" ? undefined : { ...allRules, ...options.rules }
+const isAuto = (options: { readonly search?: SearchMode }) => (options.search ?? "auto") === "auto"
 
 /** Budget of the synchronous checker. With none of these it runs until it has an answer. */
 export interface CheckOptions {
@@ -191,7 +193,7 @@ export const checkHistory = <S, I, O>(
   history: History<I, O>,
   options: CheckOptions = {}
 ): CheckResult<S> => {
-  const checker = new Checker(history, model, rulesFor(options))
+  const checker = new Checker(history, model, rulesFor(options), isAuto(options))
   const expired = makeExpired(options)
   const slice = Math.max(1, options.sliceSteps ?? DEFAULT_SLICE_STEPS)
   const maxCache = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES
@@ -217,7 +219,7 @@ export const check = <S, I, O>(
 ): Effect.Effect<CheckResult<S>, HistoryError> =>
   Effect.gen(function*() {
     const checker = yield* Effect.try({
-      try: () => new Checker(history, model, rulesFor(options)),
+      try: () => new Checker(history, model, rulesFor(options), isAuto(options)),
       catch: (e) => {
         if (e instanceof HistoryError) return e
         throw e

@@ -51,7 +51,7 @@ const agree = (runs: number, seed: number, configurations: ReadonlyArray<Partial
   for (let run = 0; run < runs; run++) {
     const history = smallHistory(rng)
     const expected = bruteForce(history) ? "Ok" : "Illegal"
-    const got = [verdict(history, { search: "plain" }), ...configurations.map((rules) => verdict(history, { rules }))]
+    const got = [verdict(history, { search: "plain" }), ...configurations.map((rules) => verdict(history, { search: "pruned", rules }))]
     if (got.some((v) => v !== expected)) {
       throw new Error(
         `seed ${seed}, run ${run}: brute force says ${expected}, plain and pruned ${JSON.stringify(got)} ` +
@@ -78,9 +78,13 @@ describe("pruned search", () => {
     const put = (c: number, v: string): Kv.Operation => Kv.operation(c, { op: "put", key: "k", value: v }, 0, 100, {})
     const get = (v: string, t: number): Kv.Operation => Kv.operation(20, { op: "get", key: "k" }, t, t + 10, { value: v })
     const history = [...Array.from({ length: 20 }, (_, i) => put(i, `v${i}`)), get("v0", 200), get("v1", 220)]
-    const result = Linearizability.checkHistory(Kv.model, history, { maxSteps: 10_000 })
-    expect(result._tag).toBe("Illegal")
-    expect(Linearizability.checkHistory(Kv.model, history, { maxSteps: 10_000, search: "plain" })._tag).toBe("Unknown")
+    const check = (search: Linearizability.SearchMode, maxSteps: number) =>
+      Linearizability.checkHistory(Kv.model, history, { maxSteps, search })._tag
+    expect(check("pruned", 1_000)).toBe("Illegal")
+    expect(check("plain", 100_000)).toBe("Unknown")
+    // Auto: the plain search for 4 steps per operation + 10,000, then the pruned one.
+    expect(check("auto", 10_000)).toBe("Unknown")
+    expect(check("auto", 12_000)).toBe("Illegal")
   })
 })
 

@@ -446,6 +446,11 @@ export class PartitionSearch<S, I, O> {
     return used
   }
 
+  /** Whether this search uses the model's pruning rules. */
+  get pruned(): boolean {
+    return this.pruning !== undefined
+  }
+
   /** Search nodes, which are also the cache entries. */
   get nodes(): number {
     return this.nodeCount

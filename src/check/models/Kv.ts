@@ -172,7 +172,7 @@ const isDead = (s: State): boolean => s instanceof Ranged && s.dead
 const WINDOW_READS = 4
 const MAX_REST = 4096
 const MAX_DIRECT_REST = 256
-const MAX_STATIC_WORK = 20_000_000
+const MAX_STATIC_WORK = 2_000_000
 const prune = (
   ops: ReadonlyArray<PartitionOperation<KvInput, KvOutput>>,
   rules: PruneRules
