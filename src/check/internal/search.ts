@@ -402,13 +402,7 @@ export class PartitionSearch<S, I, O> {
           }
           linearized.clear(op)
         }
-        e = chosen === NORMAL
-          ? next[e]!
-          : chosen === FIRST
-          ? next[head]!
-          : chosen === ABSORB_START
-          ? (resume[depth] === NONE ? next[head]! : next[resume[depth]!]!)
-          : DEAD
+        e = chosen === NORMAL ? next[e]! : this.afterFailure(chosen, depth)
       } else {
         // The operation returning here is not linearized yet, and everything before it has been tried
         // (or the state is a dead end).
@@ -427,13 +421,7 @@ export class PartitionSearch<S, I, O> {
         this.unlift(ce)
         const chosen = mode[depth]!
         pick = NORMAL
-        e = chosen === NORMAL
-          ? next[ce]!
-          : chosen === FIRST
-          ? next[head]!
-          : chosen === ABSORB_START
-          ? (resume[depth] === NONE ? next[head]! : next[resume[depth]!]!)
-          : DEAD
+        e = chosen === NORMAL ? next[ce]! : this.afterFailure(chosen, depth)
       }
     }
     if (this.status === RUNNING && next[head] === NONE) this.status = OK
@@ -444,6 +432,16 @@ export class PartitionSearch<S, I, O> {
     this.hash2 = hash2
     this.steps += used
     return used
+  }
+
+  // Where the walk at `depth` goes on when a child chosen other than by the walk (`chosen`) failed:
+  // back to the head after rule (d)'s first try, on after the overwriting write whose rule-(c) chain
+  // it was, and up (DEAD: the parent fails) for a forced read or inside a chain.
+  private afterFailure(chosen: number, depth: number): number {
+    const { next, head, resume } = this
+    if (chosen === FIRST) return next[head]!
+    if (chosen === ABSORB_START) return resume[depth] === NONE ? next[head]! : next[resume[depth]!]!
+    return DEAD
   }
 
   /** Whether this search uses the model's pruning rules. */
