@@ -5,7 +5,8 @@
  * The algorithm is Porcupine's (SPEC-6824 §3.6): partition the history (P-compositionality), then for
  * each partition a Wing–Gong / Lowe backtracking search with a cache of (linearized set, state)
  * pairs. The search is iterative (no recursion limit on long histories) and resumable; see
- * `internal/search.ts` for the data structures.
+ * `internal/search.ts` for the data structures. For models with pruning rules (KV), the pruned search
+ * adds them (`search` option; README "Pruning"): the same verdicts, hot keys decided far sooner.
  *
  * Two entry points:
  * - `checkHistory` is a plain synchronous function: no Effect runtime, no clock of its own. Its budget

@@ -88,7 +88,7 @@ const search = choiceOption(
   ["auto", "pruned", "plain"],
   "auto",
   "the search: plain (Porcupine's), pruned (plus the model's pruning rules: the same verdicts, decided far " +
-    "sooner on hot keys; kv has them), auto (pruned where the model has rules)"
+    "sooner on hot keys; kv has them), auto (plain first, then pruned for a partition it does not decide quickly)"
 )
 const timeout = durationOption(
   "timeout",
