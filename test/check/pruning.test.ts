@@ -51,7 +51,10 @@ const agree = (runs: number, seed: number, configurations: ReadonlyArray<Partial
   for (let run = 0; run < runs; run++) {
     const history = smallHistory(rng)
     const expected = bruteForce(history) ? "Ok" : "Illegal"
-    const got = [verdict(history, { search: "plain" }), ...configurations.map((rules) => verdict(history, { search: "pruned", rules }))]
+    const got = [
+      verdict(history, { search: "plain" }),
+      ...configurations.map((rules) => verdict(history, { search: "pruned", rules }))
+    ]
     if (got.some((v) => v !== expected)) {
       throw new Error(
         `seed ${seed}, run ${run}: brute force says ${expected}, plain and pruned ${JSON.stringify(got)} ` +
