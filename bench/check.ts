@@ -1,15 +1,22 @@
 /**
- * `npm run bench -- check [--quick]`: linearizability checking throughput on generated KV histories
+ * `npm run bench -- check [--quick] [--hot-only] [--pruned-budget S] [--plain-budget S]`: linearizability checking throughput on generated KV histories
  * (1k, 10k and 100k operations on 10 and 1,000 keys; 10 clients whose operations overlap), all
  * linearizable by construction, so every operation is checked.
  *
  * Reference, measured in the same run: replaying the model along the known linearization (the order
  * the generator executed the operations in), i.e. the cost of applying each operation once. The ratio
  * is what the search costs on top of that: sorting events, trying candidates, the cache.
+ *
+ * Then the hot-key table (issue 14): one key, 10/16/20 clients, 500-4,000 operations, mostly appends,
+ * 0% or 15% never returned, values that are or are not prefixes of each other, each history with its
+ * twin whose one read returns another read's output; checked by the plain and the pruned search under
+ * a wall-clock budget each (pruned 20 s, plain 2 s by default: `--plain-budget 20` gives it as much).
+ * Rows count the histories decided and not, and the checked operations per second over the decided.
  */
 import * as Linearizability from "../src/check/Linearizability.js"
 import * as Kv from "../src/check/models/Kv.js"
 import { linearizableKv } from "../test/check/support/histories.js"
+import { hotKeyHistory, twin } from "../test/check/support/hotkey.js"
 
 interface Row {
   readonly ops: number
@@ -70,6 +77,11 @@ const replay = (history: Kv.History, order: ReadonlyArray<number>): boolean => {
 
 export async function run(args: ReadonlyArray<string>): Promise<void> {
   const quick = args.includes("--quick")
+  if (!args.includes("--hot-only")) await runTable(quick)
+  await runHotKey(args, quick)
+}
+
+async function runTable(quick: boolean): Promise<void> {
   const selected = quick ? rows.filter((r) => r.ops <= 10_000) : rows
   console.log(
     `${CLIENTS} clients unless noted; each operation's interval reaches up to ${OVERLAP} time units on either side`
@@ -111,5 +123,94 @@ export async function run(args: ReadonlyArray<string>): Promise<void> {
         ` ${row.label ?? "get 50%, put 25%, append 25%"}`
       ].join(" ")
     )
+  }
+}
+
+interface HotRow {
+  readonly clients: number
+  readonly ops: number
+}
+
+const hotRows: ReadonlyArray<HotRow> = [10, 16, 20].flatMap((clients) =>
+  [500, 2_000, 4_000].map((ops) => ({ clients, ops }))
+)
+
+const flagValue = (args: ReadonlyArray<string>, name: string, fallback: number): number => {
+  const i = args.indexOf(name)
+  return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : fallback
+}
+
+async function runHotKey(args: ReadonlyArray<string>, quick: boolean): Promise<void> {
+  const prunedBudget = flagValue(args, "--pruned-budget", quick ? 5 : 20) * 1000
+  const plainBudget = flagValue(args, "--plain-budget", quick ? 1 : 2) * 1000
+  const selected = quick ? hotRows.filter((r) => r.ops <= 2_000) : hotRows
+  console.log("")
+  console.log(
+    `hot key: one key; append 75%, put 5%, get 20%; 0% and 15% never returned; values prefixes of each other or not;`
+  )
+  console.log(
+    `each history and its twin with one read changed to another read's output; budget per history: ` +
+      `pruned ${prunedBudget / 1000} s, plain ${plainBudget / 1000} s`
+  )
+  console.log("")
+  console.log("clients  operations  histories  search   decided  (ok/illegal)  undecided   ops/s (decided)")
+  for (const row of selected) {
+    const histories: Array<{ readonly history: Kv.History; readonly original: boolean }> = []
+    for (const pending of [0, 0.15]) {
+      for (const prefixes of [false, true]) {
+        const h = hotKeyHistory({ ...row, pending, prefixes, seed: row.ops + row.clients + (prefixes ? 1 : 0) })
+        histories.push({ history: h.history, original: true })
+        const other = twin(h, "otherRead", 41)
+        if (other !== undefined) histories.push({ history: other, original: false })
+      }
+    }
+    const verdicts = new Map<Linearizability.SearchMode, Array<string>>()
+    for (const search of ["plain", "pruned"] as const) {
+      let ok = 0
+      let illegal = 0
+      let undecided = 0
+      let decidedOps = 0
+      let decidedMs = 0
+      const tags: Array<string> = []
+      for (const { history, original } of histories) {
+        const start = performance.now()
+        const result = Linearizability.checkHistory(Kv.model, history, {
+          search,
+          timeoutMs: search === "pruned" ? prunedBudget : plainBudget,
+          now: () => performance.now()
+        })
+        const ms = performance.now() - start
+        tags.push(result._tag)
+        if (result._tag === "Unknown") {
+          undecided++
+          continue
+        }
+        if (original && result._tag !== "Ok") throw new Error(`${search}: a generated history is ${result._tag}`)
+        if (result._tag === "Ok") ok++
+        else illegal++
+        decidedOps += history.length
+        decidedMs += ms
+      }
+      verdicts.set(search, tags)
+      console.log(
+        [
+          String(row.clients).padStart(7),
+          String(row.ops).padStart(11),
+          String(histories.length).padStart(10),
+          ` ${search.padEnd(7)}`,
+          String(ok + illegal).padStart(8),
+          `(${ok}/${illegal})`.padStart(14),
+          String(undecided).padStart(10),
+          (decidedMs > 0 ? Math.round(decidedOps / (decidedMs / 1000)).toLocaleString("en-US") : "-").padStart(17)
+        ].join(" ")
+      )
+    }
+    // Where both decided, they must agree.
+    const plain = verdicts.get("plain")!
+    verdicts.get("pruned")!.forEach((tag, i) => {
+      if (tag !== "Unknown" && plain[i] !== "Unknown" && tag !== plain[i]) {
+        throw new Error(`pruned says ${tag}, plain ${plain[i]} on a hot-key history`)
+      }
+    })
   }
 }

@@ -5,7 +5,8 @@
  * The algorithm is Porcupine's (SPEC-6824 §3.6): partition the history (P-compositionality), then for
  * each partition a Wing–Gong / Lowe backtracking search with a cache of (linearized set, state)
  * pairs. The search is iterative (no recursion limit on long histories) and resumable; see
- * `internal/search.ts` for the data structures.
+ * `internal/search.ts` for the data structures. For models with pruning rules (KV), the pruned search
+ * adds them (`search` option; README "Pruning"): the same verdicts, hot keys decided far sooner.
  *
  * Two entry points:
  * - `checkHistory` is a plain synchronous function: no Effect runtime, no clock of its own. Its budget
@@ -28,7 +29,7 @@
 import { Clock, Duration, Effect } from "effect"
 import { type History, HistoryError, isPending } from "./History.js"
 import { Checker } from "./internal/checker.js"
-import { describeOperation, describeState, type Model } from "./Model.js"
+import { allRules, describeOperation, describeState, type Model, type PruneRules } from "./Model.js"
 
 export { HistoryError }
 
@@ -106,8 +107,25 @@ export const isOk = <S>(result: CheckResult<S>): result is Ok<S> => result._tag 
 export const isIllegal = <S>(result: CheckResult<S>): result is Illegal<S> => result._tag === "Illegal"
 export const isUnknown = <S>(result: CheckResult<S>): result is Unknown<S> => result._tag === "Unknown"
 
+/**
+ * Which search: `"plain"` is Porcupine's; `"pruned"` adds the model's pruning rules (`Model.prune`:
+ * README "Pruning"), the same verdicts on every history, decided far sooner on hot keys but with a
+ * setup and more work per step; `"auto"`, the default, runs the plain search on each partition for
+ * about four steps per operation and then, if it is still undecided and the model has pruning rules
+ * (KV), the pruned search from scratch. For a model without rules, every mode is the plain search.
+ */
+export type SearchMode = "auto" | "pruned" | "plain"
+
+const rulesFor = (options: { readonly search?: SearchMode; readonly rules?: Partial<PruneRules> }) =>
+  (options.search ?? "auto") === "plain" ? undefined : { ...allRules, ...options.rules }
+const isAuto = (options: { readonly search?: SearchMode }) => (options.search ?? "auto") === "auto"
+
 /** Budget of the synchronous checker. With none of these it runs until it has an answer. */
 export interface CheckOptions {
+  /** Default `"auto"`. */
+  readonly search?: SearchMode
+  /** For tests and measurements: turn single pruning rules off (all are on by default). */
+  readonly rules?: Partial<PruneRules>
   /** At most this many search steps in total (deterministic). */
   readonly maxSteps?: number
   /** Wall-clock budget in the unit of `now` (milliseconds for `performance.now`); needs `now`. */
@@ -128,6 +146,10 @@ export interface CheckOptions {
 
 /** Budget of the Effect checker. */
 export interface EffectCheckOptions {
+  /** As in `CheckOptions`; default `"auto"`. */
+  readonly search?: SearchMode
+  /** As in `CheckOptions`. */
+  readonly rules?: Partial<PruneRules>
   /** Wall-clock budget, measured with Effect's `Clock`. Default: none. */
   readonly timeout?: Duration.DurationInput
   /** At most this many search steps in total (deterministic). */
@@ -172,7 +194,7 @@ export const checkHistory = <S, I, O>(
   history: History<I, O>,
   options: CheckOptions = {}
 ): CheckResult<S> => {
-  const checker = new Checker(history, model)
+  const checker = new Checker(history, model, rulesFor(options), isAuto(options))
   const expired = makeExpired(options)
   const slice = Math.max(1, options.sliceSteps ?? DEFAULT_SLICE_STEPS)
   const maxCache = options.maxCacheEntries ?? DEFAULT_MAX_CACHE_ENTRIES
@@ -198,7 +220,7 @@ export const check = <S, I, O>(
 ): Effect.Effect<CheckResult<S>, HistoryError> =>
   Effect.gen(function*() {
     const checker = yield* Effect.try({
-      try: () => new Checker(history, model),
+      try: () => new Checker(history, model, rulesFor(options), isAuto(options)),
       catch: (e) => {
         if (e instanceof HistoryError) return e
         throw e

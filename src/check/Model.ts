@@ -36,8 +36,73 @@ export type StepResult<S> = readonly [legal: boolean, next: S]
  * later return; an operation that never returned has its return event last.
  */
 export interface Remaining<I, O> {
-  /** Visits the events in order until `visit` returns false. */
-  readonly forEach: (visit: (event: "call" | "return", input: I, output: O | undefined) => boolean) => void
+  /**
+   * Visits the events in order until `visit` returns false. `op` is the operation's index in its
+   * partition (the order of `Partition.ops`), as `Pruning` numbers operations.
+   */
+  readonly forEach: (visit: (event: "call" | "return", input: I, output: O | undefined, op: number) => boolean) => void
+}
+
+/**
+ * The pruning rules, each of which can be turned off on its own (tests compare every combination with
+ * the plain search and brute force). README "Pruning" describes them.
+ */
+export interface PruneRules {
+  /** (a) An available read that is legal now is taken at once, without branching. */
+  readonly reads: boolean
+  /** (b) States that no read can follow merge into one dead state; the model's stronger lookahead. */
+  readonly dead: boolean
+  /** (c) Blind writes: tried alone only at their deadline, else absorbed before a put; unseen never-returned ones last. */
+  readonly blind: boolean
+  /** (d) A write that makes an available read legal is tried first. */
+  readonly order: boolean
+}
+
+/** Every rule on: what `search: "pruned"` uses. */
+export const allRules: PruneRules = { reads: true, dead: true, blind: true, order: true }
+
+/** One operation of a partition as the pruned search hands it to `Model.prune`. */
+export interface PartitionOperation<I, O> {
+  readonly input: I
+  /** `undefined` when it never returned. */
+  readonly output: O | undefined
+  readonly call: number
+  /** +infinity when it never returned. */
+  readonly return: number
+}
+
+/**
+ * What a model knows about one partition that lets the pruned search skip work (see the README's
+ * "Pruning" and `internal/search.ts`, where each rule's soundness is argued). Operations are numbered
+ * by their index in the partition. Every member must be exact or err on the side of searching more:
+ * the pruned search must give the plain search's verdict on every history.
+ */
+export interface Pruning<S, I, O> {
+  /** The initial state (it may carry facts about this partition, so it is not shared with others). */
+  readonly initial: S
+  /** Steps a state by operation `op`; may return states that `equals` merges (e.g. KV's dead values). */
+  readonly step: (state: S, op: number) => StepResult<S>
+  /** Rule (a): `op` never changes any state (a read); when legal and available it is taken at once. */
+  readonly isRead: (op: number) => boolean
+  /**
+   * Rule (c): `op` never returned and may be linearized after everything else without changing the
+   * verdict (for KV: a write no read can have seen); the search leaves it out and puts it last.
+   */
+  readonly postpone: (op: number) => boolean
+  /**
+   * Rule (c): `op` is a write whose effect no read can show: after it, every read that returned is
+   * illegal until an `overwrites` operation (KV: a put no output starts with, an append no output
+   * contains). Such writes are tried alone only when they must take effect before anything else can
+   * (their return comes first), and otherwise just before an overwriting write.
+   */
+  readonly blind: (op: number) => boolean
+  /** Rule (c): `op` leads to the same state from every state (KV: a put). */
+  readonly overwrites: (op: number) => boolean
+  /**
+   * Rule (b): false when no order of `remaining` can be legal from `state`, as `lookahead` but with
+   * operation numbers and the set already linearized.
+   */
+  readonly viable: (state: S, remaining: Remaining<I, O>, linearized: (op: number) => boolean) => boolean
 }
 
 /** An independent sub-history: the indices (into the whole history) of its operations. */
@@ -76,6 +141,11 @@ export interface Model<S, I, O> extends ModelParts<S, I, O> {
   readonly initial: S
   /** Steps `state` by an operation; `output` is `undefined` when the operation never returned. */
   readonly step: (state: S, input: I, output: O | undefined) => StepResult<S>
+  /**
+   * For speed only: the pruning rules' knowledge of one partition, used by the pruned search
+   * (`search: "pruned"`, the default for models that have it).
+   */
+  readonly prune?: (ops: ReadonlyArray<PartitionOperation<I, O>>, rules: PruneRules) => Pruning<S, I, O>
 }
 
 /** A specification whose step may lead to several states (an empty array means illegal). */

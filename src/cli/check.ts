@@ -1,5 +1,6 @@
 /**
- * `concord check [--model kv|register|queue|set] [--timeout 10s] [--max-steps N] [--html out.html] HISTORY.jsonl…`
+ * `concord check [--model kv|register|queue|set] [--search auto|pruned|plain] [--timeout 10s] [--max-steps N]
+ *   [--html out.html] HISTORY.jsonl…`
  *
  * Checks recorded histories for linearizability, each file on its own. A file has one operation per
  * line, in the model's format (see each model's `decodeJsonl`). Exit codes: 0 linearizable, 1 not
@@ -25,6 +26,7 @@ import { ExitCode, exitWith } from "./internal/exit.js"
 import { choiceOption, durationOption, integerOption, reason } from "./internal/flags.js"
 
 interface Flags {
+  readonly search: Linearizability.SearchMode
   readonly timeout: Duration.Duration
   readonly maxSteps: Option.Option<number>
 }
@@ -52,6 +54,7 @@ const checker = <S, I, O>(
     const history = decoded.right
     const result = yield* Linearizability.check(model, history, {
       timeout: flags.timeout,
+      search: flags.search,
       ...(Option.isSome(flags.maxSteps) ? { maxSteps: flags.maxSteps.value } : {})
     }).pipe(Effect.either)
     if (result._tag === "Left") return yield* bad(`${file}: ${result.left.message}`)
@@ -79,6 +82,13 @@ const model = choiceOption(
   "kv",
   "what the history is of: kv (6.824 Get/Put/Append, by key), register (read/write/cas of a number, initially 0), " +
     "queue (enqueue/dequeue of numbers), set (add/remove/contains/take of strings); README lists each file format"
+)
+const search = choiceOption(
+  "search",
+  ["auto", "pruned", "plain"],
+  "auto",
+  "the search: plain (Porcupine's), pruned (plus the model's pruning rules: the same verdicts, decided far " +
+    "sooner on hot keys; kv has them), auto (plain first, then pruned for a partition it does not decide quickly)"
 )
 const timeout = durationOption(
   "timeout",
@@ -140,7 +150,7 @@ const run = (args: Flags & {
   })
 
 /** The `check` subcommand. */
-export const command = Command.make("check", { model, timeout, maxSteps, html, histories: historyFiles }, run).pipe(
+export const command = Command.make("check", { model, search, timeout, maxSteps, html, histories: historyFiles }, run).pipe(
   Command.withDescription(
     "check histories (JSON Lines) for linearizability: exit 0 linearizable, 1 not, 2 unknown (a budget ran out), " +
       "3 bad input; with several files, the worst"

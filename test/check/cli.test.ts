@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it, vi } from "vitest"
 import * as Kv from "../../src/check/models/Kv.js"
 import * as Check from "../../src/cli/check.js"
 import { linearizableKv } from "./support/histories.js"
+import { hotKeyHistory } from "./support/hotkey.js"
 
 const dir = mkdtempSync(join(tmpdir(), "concord-check-"))
 const file = (name: string, lines: ReadonlyArray<string>) => {
@@ -39,6 +40,13 @@ const badFile = file("bad.jsonl", [
 const bigFile = (() => {
   const path = join(dir, "big.jsonl")
   writeFileSync(path, Kv.encodeJsonl(linearizableKv({ ops: 2000, keys: 4, clients: 6, overlap: 5, seed: 11 }).history))
+  return path
+})()
+
+const hotFile = (() => {
+  const path = join(dir, "hot.jsonl")
+  const { history } = hotKeyHistory({ ops: 500, clients: 20, pending: 0.05, prefixes: true, seed: 520 })
+  writeFileSync(path, Kv.encodeJsonl(history))
   return path
 })()
 
@@ -75,6 +83,20 @@ describe("concord check (in process)", () => {
     const t = await run("check", "--timeout", "0s", bigFile)
     expect(t.code).toBe(2)
     expect(t.stdout).toMatch(/^unknown: the time budget ran out/)
+  })
+
+  it("--search: the pruned search (the default for kv) decides a hot-key history the plain one cannot", async () => {
+    const plain = await run("check", "--search", "plain", "--max-steps", "200000", hotFile)
+    expect(plain.code).toBe(2)
+    expect(plain.stdout).toMatch(/^unknown: the step budget ran out after 200000 steps/)
+    for (const search of [[], ["--search", "pruned"], ["--search", "auto"]]) {
+      const r = await run("check", ...search, "--max-steps", "200000", hotFile)
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(/^linearizable: 500 operations in 1 partition/)
+    }
+    expect((await run("check", "--search", "fast", okFile)).stderr).toBe(
+      `concord check: --search: "fast" is not one of auto, pruned, plain (see concord check --help)`
+    )
   })
 
   it("exit 3 on a bad line, naming the line", async () => {

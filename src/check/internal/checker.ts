@@ -8,8 +8,18 @@
 import type { History } from "../History.js"
 import { HistoryError, returnTime, validate } from "../History.js"
 import type { PartitionResult } from "../Linearizability.js"
-import type { Model, Partition } from "../Model.js"
+import type { Model, Partition, PruneRules } from "../Model.js"
 import { ILLEGAL, OK, PartitionSearch, RUNNING } from "./search.js"
+
+// Steps the plain search may spend re-deriving the report of a partition the pruned search found illegal.
+const REPORT_STEPS = 200_000
+
+// `search: "auto"`: the plain search first, for this many steps per operation (plus a constant), then
+// the pruned one from scratch. The plain search decides most histories in about one step per
+// operation and each of its steps is cheaper; the pruned one pays a setup per partition and more work
+// per step, which only hard (hot-key) partitions repay.
+const AUTO_STEPS_PER_OP = 4
+const AUTO_STEPS = 10_000
 
 const statusNames = { [RUNNING]: "Unknown", [OK]: "Ok", [ILLEGAL]: "Illegal" } as const
 
@@ -20,10 +30,17 @@ export class Checker<S, I, O> {
   // Indices of the partitions still searching, and whose turn it is.
   private readonly running: Array<number> = []
   private turn = 0
+  // Steps each partition's plain search may still take before auto switches it to the pruned search.
+  private readonly allowance: Array<number>
   steps = 0
 
   /** Throws `HistoryError` on a malformed history. */
-  constructor(private readonly history: History<I, O>, model: Model<S, I, O>) {
+  constructor(
+    private readonly history: History<I, O>,
+    private readonly model: Model<S, I, O>,
+    private readonly rules?: PruneRules,
+    auto = false
+  ) {
     const error = validate(history)
     if (error !== undefined) throw error
     this.partitions = model.partition !== undefined
@@ -35,8 +52,14 @@ export class Checker<S, I, O> {
           throw new HistoryError({ index: i, reason: `partition "${p.label}" names an operation outside the history` })
         }
       }
-      return new PartitionSearch(model, p.ops.map((i) => history[i]!))
+      const prune = model.prune !== undefined && rules !== undefined && !auto
+      return new PartitionSearch(model, p.ops.map((i) => history[i]!), prune ? rules : undefined)
     })
+    this.allowance = this.partitions.map((p) =>
+      auto && rules !== undefined && model.prune !== undefined
+        ? AUTO_STEPS_PER_OP * p.ops.length + AUTO_STEPS
+        : Number.POSITIVE_INFINITY
+    )
     this.results = this.partitions.map(() => undefined)
     this.searches.forEach((search, p) => {
       if (search!.status === RUNNING) this.running.push(p)
@@ -62,8 +85,18 @@ export class Checker<S, I, O> {
       if (this.turn >= this.running.length) this.turn = 0
       const p = this.running[this.turn]!
       const search = this.searches[p]!
-      used += search.run(budget - used)
+      const taken = search.run(Math.min(budget - used, this.allowance[p]!))
+      used += taken
+      this.allowance[p]! -= taken
       if (search.status === RUNNING) {
+        if (this.allowance[p]! <= 0) {
+          // Auto: the plain search did not decide it cheaply; the pruned search starts over.
+          const partition = this.partitions[p]!
+          const pruned = new PartitionSearch(this.model, partition.ops.map((i) => this.history[i]!), this.rules)
+          pruned.steps = search.steps
+          this.searches[p] = pruned
+          this.allowance[p] = Number.POSITIVE_INFINITY
+        }
         this.turn++
       } else {
         this.running.splice(this.turn, 1)
@@ -84,6 +117,20 @@ export class Checker<S, I, O> {
   }
 
   private finish(p: number): void {
+    // The pruned search's lookahead abandons a state as soon as it is doomed, often a few operations
+    // before the read that dooms it, so its longest prefix stops earlier than the plain search's. For
+    // the report (the verdict is the same: both searches are exact), an illegal partition is searched
+    // again with the plain search under a small budget, and its report is used if it gets there.
+    const search = this.searches[p]!
+    if (search.pruned && search.status === ILLEGAL) {
+      const partition = this.partitions[p]!
+      const plain = new PartitionSearch(this.model, partition.ops.map((i) => this.history[i]!))
+      plain.run(REPORT_STEPS)
+      if (plain.status === ILLEGAL) {
+        plain.steps += search.steps
+        this.searches[p] = plain
+      }
+    }
     this.results[p] = this.summarize(p)
     this.searches[p] = undefined
   }

@@ -29,7 +29,7 @@
  */
 import { Equal } from "effect"
 import type { Operation } from "../History.js"
-import type { Model, Remaining } from "../Model.js"
+import type { Model, PruneRules, Pruning, Remaining } from "../Model.js"
 import { Bitset, zobristKeys } from "./bitset.js"
 
 export const RUNNING = 0
@@ -41,6 +41,21 @@ const NONE = -1
 // A cursor value: the state just reached is a dead end (the model's lookahead), so backtrack.
 const DEAD = -2
 const noHash = (): number => 0
+// The hash chain link of a node that is not in the cache (the root, and rule (c)'s inner chain nodes).
+const UNCACHED = -3
+
+// How the node at the next depth was chosen, kept per depth in `mode` (pruned search only):
+// NORMAL by the walk in list order; FORCED by rule (a), so if it fails its parent fails too; FIRST by
+// rule (d), out of list order, so after it the walk starts again at the head.
+const NORMAL = 0
+const FORCED = 1
+const FIRST = 2
+// Rule (c)'s chain "blind writes, then an overwriting write": its first node (ABSORB_START: on failure
+// the walk resumes after the overwriting write's call), its inner nodes (ABSORB) and the overwriting
+// write's node (CHAIN_END), both of which fail their parent when they fail.
+const ABSORB_START = 3
+const ABSORB = 4
+const CHAIN_END = 5
 
 /** Why a partition is illegal: the state after its longest linearizable prefix and what was tried next. */
 export interface Frontier<S> {
@@ -61,7 +76,21 @@ export class PartitionSearch<S, I, O> {
   readonly size: number
   private readonly inputs: Array<I>
   private readonly outputs: Array<O | undefined>
-  private readonly step: (state: S, input: I, output: O | undefined) => readonly [boolean, S]
+  private readonly step: (state: S, op: number) => readonly [boolean, S]
+  private readonly pruning: Pruning<S, I, O> | undefined
+  private readonly rules: PruneRules
+  private readonly isLinearized = (op: number): boolean => this.linearized.has(op)
+  // Pruned search: how the choice at each depth was made, and how the one the cursor is at is made.
+  private readonly mode: Uint8Array
+  private pick = NORMAL
+  // Rule (c): never-returned operations left out of the search and put last (local ids).
+  private readonly postponed: Array<number> = []
+  private readonly scratch: Int32Array
+  // Per depth: the first remaining operation to return at that node (rule c's deadline); the
+  // overwriting write a chain is for; where the walk resumes when a chain started there fails.
+  private readonly firstReturn: Int32Array
+  private readonly target: Int32Array
+  private readonly resume: Int32Array
   private readonly equals: (a: S, b: S) => boolean
   private readonly hashState: (state: S) => number
   private readonly lookahead: ((state: S, remaining: Remaining<I, O>) => boolean) | undefined
@@ -102,11 +131,11 @@ export class PartitionSearch<S, I, O> {
 
   constructor(
     model: Model<S, I, O>,
-    ops: ReadonlyArray<Operation<I, O>>
+    ops: ReadonlyArray<Operation<I, O>>,
+    rules?: PruneRules
   ) {
     const n = ops.length
     this.size = n
-    this.step = model.step
     this.equals = model.equals ?? Equal.equals
     this.hashState = model.hash ?? noHash
     this.lookahead = model.lookahead
@@ -123,6 +152,23 @@ export class PartitionSearch<S, I, O> {
       callTime[i] = op.call
       returnTime[i] = pending ? Number.POSITIVE_INFINITY : op.return!
     }
+    const { inputs, outputs } = this
+    this.pruning = rules !== undefined && model.prune !== undefined
+      ? model.prune(
+        inputs.map((input, i) => ({ input, output: outputs[i], call: callTime[i]!, return: returnTime[i]! })),
+        rules
+      )
+      : undefined
+    this.rules = rules ?? { reads: false, dead: false, blind: false, order: false }
+    const modelStep = model.step
+    this.step = this.pruning !== undefined
+      ? this.pruning.step
+      : (state, op) => modelStep(state, inputs[op]!, outputs[op])
+    this.mode = new Uint8Array(n + 1)
+    this.scratch = new Int32Array(n)
+    this.firstReturn = new Int32Array(n + 1).fill(NONE)
+    this.target = new Int32Array(n + 1).fill(NONE)
+    this.resume = new Int32Array(n + 1).fill(NONE)
 
     // Merge calls and returns by time; on equal times calls first, so touching intervals overlap.
     const byCall = Array.from({ length: n }, (_, i) => i).sort((a, b) => callTime[a]! - callTime[b]! || a - b)
@@ -157,7 +203,7 @@ export class PartitionSearch<S, I, O> {
         const { events, inputs, next, outputs } = this
         for (let e = next[this.head]!; e !== NONE; e = next[e]!) {
           const ev = events[e]!
-          if (!visit((ev & 1) === 0 ? "call" : "return", inputs[ev >>> 1]!, outputs[ev >>> 1])) return
+          if (!visit((ev & 1) === 0 ? "call" : "return", inputs[ev >>> 1]!, outputs[ev >>> 1], ev >>> 1)) return
         }
       }
     }
@@ -176,16 +222,115 @@ export class PartitionSearch<S, I, O> {
     this.nodeStateHash = new Int32Array(capacity)
     this.nodeChain = new Int32Array(capacity)
     this.buckets = new Int32Array(nextPowerOfTwo(capacity)).fill(NONE)
-    this.addNode(NONE, NONE, 0, 0, 0, 0, model.initial, false)
+    const initial = this.pruning !== undefined ? this.pruning.initial : model.initial
+    this.addNode(NONE, NONE, 0, 0, 0, 0, initial, false)
     this.stack[0] = 0
-    if (n === 0) this.status = OK
+    if (this.pruning !== undefined) {
+      for (let i = 0; i < n; i++) {
+        if (this.rules.blind && this.pruning.postpone(i)) {
+          this.postponed.push(i)
+          this.lift(this.callEvent[i]!)
+        }
+      }
+      if (this.next[this.head] !== NONE) this.cursor = this.enter(initial, 0)
+    }
+    if (this.next[this.head] === NONE) this.status = OK
+  }
+
+  /**
+   * The pruned search's first move at a node just reached (at `depth`), with `pick` saying how it is
+   * chosen: DEAD if `viable` says nothing can follow the state (rule b); else an available read that
+   * is legal in the state (rule a); else a write after which some available read is legal (rule d);
+   * else the head of the list, for the walk. It also notes which operation returns first (rule c).
+   *
+   * Rule (a), soundness: let r be an available read legal in state s after the set L, and σ any legal
+   * completion of L. Moving r to the front of σ keeps it legal: a read changes no state, so every
+   * other operation sees the state it saw before and r sees s; and it keeps real time, since r is
+   * available (everything that returned before r was called is in L) and moving an operation earlier
+   * can only break "x before r" constraints. So if the node (L + r, s) has no completion, (L, s) has
+   * none either: r is the only child tried, and when it fails (or was already explored, a cache hit)
+   * its parent fails at once (FORCED). This holds for never-returned reads too (legal anywhere).
+   *
+   * Rule (d) only changes the order in which children are tried, never which: the write tried first
+   * is tried again in list order later, and then hits the cache. It is a guess that the write making
+   * the next read legal is the one the history took.
+   */
+  private enter(state: S, depth: number): number {
+    const pruning = this.pruning!
+    const { events, next, head, step, outputs } = this
+    this.pick = NORMAL
+    let first = next[head]!
+    while (first !== NONE && (events[first]! & 1) === 0) first = next[first]!
+    this.firstReturn[depth] = first === NONE ? NONE : events[first]! >>> 1
+    const { rules, lookahead } = this
+    if (rules.dead ? !pruning.viable(state, this.remaining, this.isLinearized) : lookahead !== undefined && !lookahead(state, this.remaining)) {
+      return DEAD
+    }
+    const reads = this.scratch
+    let nReads = 0
+    for (let e = next[head]!; e !== first; e = next[e]!) {
+      const op = events[e]! >>> 1
+      if (!pruning.isRead(op)) continue
+      if (rules.reads && step(state, op)[0]) {
+        this.pick = FORCED
+        return e
+      }
+      if (outputs[op] !== undefined) reads[nReads++] = op
+    }
+    if (rules.order && nReads > 0) {
+      for (let e = next[head]!; e !== first; e = next[e]!) {
+        const op = events[e]! >>> 1
+        if (pruning.isRead(op) || pruning.blind(op)) continue
+        const [legal, after] = step(state, op)
+        if (!legal) continue
+        for (let k = 0; k < nReads; k++) {
+          if (step(after, reads[k]!)[0]) {
+            this.pick = FIRST
+            return e
+          }
+        }
+      }
+    }
+    return next[head]!
+  }
+
+  /**
+   * Rule (c): the call event of the first available blind write other than `put`, or NONE. A blind
+   * write (one whose effect no read can show: after it, no read that returned is legal until a write
+   * that overwrites the state) is tried only where some legal order has it:
+   *
+   * - Take a legal completion σ. Each blind write b in it is followed, before any read that returned,
+   *   by an overwriting write p (else that read would show b). Moving b later, up to just before p,
+   *   keeps σ legal (only writes and never-returned reads lie between, all legal in any state, and p
+   *   makes the state the same again), unless real time stops it first at an operation z called after
+   *   b returned; then b's return is the first of all that remain when b is placed ("its deadline").
+   * - Moving a blind write that is available where p is placed to just before p (earlier) also keeps
+   *   σ legal: real time allows it (it is available), p hides it, and where it was, nothing read it.
+   * So some legal completion has every blind write either at its deadline or in the block just before
+   * an overwriting write p, and that block holds every blind write available there (taken repeatedly,
+   * as each may make another available). The search therefore tries a blind write on its own only at
+   * its deadline, and tries each overwriting write p as "all available blind writes, then p" (the
+   * ABSORB chain). The chain's inner nodes stand for a restricted search (only that chain below them),
+   * so they are not put in the cache, where a hit would mean "fully explored"; p's node is.
+   */
+  private absorbable(put: number): number {
+    const pruning = this.pruning!
+    const { events, next, head } = this
+    for (let e = next[head]!; e !== NONE; e = next[e]!) {
+      const ev = events[e]!
+      if ((ev & 1) === 1) return NONE
+      if (pruning.blind(ev >>> 1) && ev >>> 1 !== put) return e
+    }
+    return NONE
   }
 
   /** Searches for at most `budget` steps; returns the steps taken. */
   run(budget: number): number {
     if (this.status !== RUNNING) return 0
-    const { events, next, head, inputs, outputs, step, hashState, linearized, key1, key2, stack, states } = this
-    const { lookahead, remaining } = this
+    const { events, next, head, step, hashState, linearized, key1, key2, stack, states, mode, pruning } = this
+    const { lookahead, remaining, target, resume, firstReturn } = this
+    const pruned = pruning !== undefined
+    let pick = this.pick
     let e = this.cursor
     let depth = this.depth
     let hash1 = this.hash1
@@ -196,16 +341,41 @@ export class PartitionSearch<S, I, O> {
       if (used >= budget) break
       used++
       const ev = e === DEAD ? 1 : events[e]!
-      const op = ev >>> 1
+      let op = ev >>> 1
       if ((ev & 1) === 0) {
-        const [legal, nextState] = step(state, inputs[op]!, outputs[op])
+        let chosen = pick
+        pick = NORMAL
+        let chainFor = NONE
+        if (pruned && this.rules.blind && (chosen === NORMAL || chosen === FIRST)) {
+          // Rule (c): a blind write alone only at its deadline; an overwriting write after the blind
+          // writes available now.
+          if (pruning.blind(op) && firstReturn[depth] !== op) {
+            e = chosen === FIRST ? next[head]! : next[e]!
+            continue
+          }
+          if (pruning.overwrites(op)) {
+            const b = this.absorbable(op)
+            if (b !== NONE) {
+              chainFor = op
+              resume[depth] = chosen === FIRST ? NONE : e
+              op = events[b]! >>> 1
+              e = b
+              chosen = ABSORB_START
+            }
+          }
+        }
+        const [legal, nextState] = step(state, op)
         if (legal) {
           const h1 = hash1 ^ key1[op]!
           const h2 = hash2 ^ key2[op]!
           const sh = hashState(nextState) | 0
           linearized.set(op)
-          if (!this.seen(h1, h2, sh, depth + 1, nextState)) {
-            const node = this.addNode(stack[depth]!, op, depth + 1, h1, h2, sh, nextState, true)
+          const inChain = chosen === ABSORB_START || chosen === ABSORB
+          if (inChain || !this.seen(h1, h2, sh, depth + 1, nextState)) {
+            const node = this.addNode(stack[depth]!, op, depth + 1, h1, h2, sh, nextState, !inChain)
+            mode[depth] = chosen
+            if (chosen === ABSORB_START) target[depth + 1] = chainFor
+            else if (chosen === ABSORB) target[depth + 1] = target[depth]!
             stack[++depth] = node
             // The deepest node, for the report, is counted before the lookahead prunes it: its state is
             // where the history visibly goes wrong (a stale read, rather than the write before it).
@@ -214,12 +384,25 @@ export class PartitionSearch<S, I, O> {
             hash1 = h1
             hash2 = h2
             this.lift(e)
-            e = lookahead !== undefined && next[head] !== NONE && !lookahead(state, remaining) ? DEAD : next[head]!
+            if (next[head] === NONE) {
+              e = NONE
+            } else if (inChain) {
+              // Next in the chain: another blind write, or the overwriting write itself.
+              const put = target[depth]!
+              const b = this.absorbable(put)
+              e = b !== NONE ? b : this.callEvent[put]!
+              pick = b !== NONE ? ABSORB : CHAIN_END
+            } else if (pruned) {
+              e = this.enter(state, depth)
+              pick = this.pick
+            } else {
+              e = lookahead !== undefined && !lookahead(state, remaining) ? DEAD : next[head]!
+            }
             continue
           }
           linearized.clear(op)
         }
-        e = next[e]!
+        e = chosen === NORMAL ? next[e]! : this.afterFailure(chosen, depth)
       } else {
         // The operation returning here is not linearized yet, and everything before it has been tried
         // (or the state is a dead end).
@@ -236,16 +419,34 @@ export class PartitionSearch<S, I, O> {
         state = states[stack[depth]!] as S
         const ce = this.callEvent[undone]!
         this.unlift(ce)
-        e = next[ce]!
+        const chosen = mode[depth]!
+        pick = NORMAL
+        e = chosen === NORMAL ? next[ce]! : this.afterFailure(chosen, depth)
       }
     }
     if (this.status === RUNNING && next[head] === NONE) this.status = OK
+    this.pick = pick
     this.cursor = e
     this.depth = depth
     this.hash1 = hash1
     this.hash2 = hash2
     this.steps += used
     return used
+  }
+
+  // Where the walk at `depth` goes on when a child chosen other than by the walk (`chosen`) failed:
+  // back to the head after rule (d)'s first try, on after the overwriting write whose rule-(c) chain
+  // it was, and up (DEAD: the parent fails) for a forced read or inside a chain.
+  private afterFailure(chosen: number, depth: number): number {
+    const { next, head, resume } = this
+    if (chosen === FIRST) return next[head]!
+    if (chosen === ABSORB_START) return resume[depth] === NONE ? next[head]! : next[resume[depth]!]!
+    return DEAD
+  }
+
+  /** Whether this search uses the model's pruning rules. */
+  get pruned(): boolean {
+    return this.pruning !== undefined
   }
 
   /** Search nodes, which are also the cache entries. */
@@ -258,7 +459,7 @@ export class PartitionSearch<S, I, O> {
     const node = this.status === OK ? this.stack[this.depth]! : this.bestNode
     const path = new Array<number>(this.nodeDepth[node]!)
     for (let x = node, i = path.length - 1; x > 0; x = this.nodeParent[x]!, i--) path[i] = this.nodeOp[x]!
-    return path
+    return this.status === OK ? path.concat(this.postponed) : path
   }
 
   /** The state after `longest()`. */
@@ -277,6 +478,8 @@ export class PartitionSearch<S, I, O> {
     const path = this.longest()
     const state = this.longestState()
     // Rebuild the list as it was at the deepest node, look, and put it back (lifts nest like a stack).
+    // Never-returned operations the pruned search put last (rule c) could come next too: they are shown.
+    for (let i = this.postponed.length - 1; i >= 0; i--) this.unlift(this.callEvent[this.postponed[i]!]!)
     for (const op of path) this.lift(this.callEvent[op]!)
     const candidates: Array<number> = []
     let blocking = NONE
@@ -291,10 +494,11 @@ export class PartitionSearch<S, I, O> {
     const attempts: Array<number> = []
     const deadEnds: Array<number> = []
     for (const op of candidates) {
-      const legal = this.step(state, this.inputs[op]!, this.outputs[op])[0]
+      const legal = this.step(state, op)[0]
       ;(legal ? deadEnds : attempts).push(op)
     }
     for (let i = path.length - 1; i >= 0; i--) this.unlift(this.callEvent[path[i]!]!)
+    for (const op of this.postponed) this.lift(this.callEvent[op]!)
     return { state, attempts, deadEnds, blocking }
   }
 
@@ -346,7 +550,7 @@ export class PartitionSearch<S, I, O> {
       this.nodeChain[node] = this.buckets[b]!
       this.buckets[b] = node
     } else {
-      this.nodeChain[node] = NONE
+      this.nodeChain[node] = UNCACHED
     }
     return node
   }
@@ -370,6 +574,7 @@ export class PartitionSearch<S, I, O> {
   private rehash(size: number): void {
     const buckets = new Int32Array(size).fill(NONE)
     for (let x = 1; x < this.nodeCount; x++) {
+      if (this.nodeChain[x] === UNCACHED) continue
       const b = bucketOf(this.nodeHash1[x]!, this.nodeStateHash[x]!, size - 1)
       this.nodeChain[x] = buckets[b]!
       buckets[b] = x
