@@ -72,6 +72,8 @@ export class ListenError extends Data.TaggedError("ListenError")<{
 export interface TcpTransport extends TransportShape {
   /** The bound address (with the real port when 0 was asked), if listening. */
   readonly address: { readonly host: string; readonly port: number } | undefined
+  /** Adds or changes a peer's address (a member added to the cluster at run time); later calls dial it. */
+  readonly setPeerAddress: (peer: NodeId, address: string) => void
 }
 
 const HEADER = 9
@@ -366,8 +368,9 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
       }))
     )))
 
+    const peerAddresses = new Map<NodeId, string>(Object.entries(options.peers ?? {}))
     const connectionTo = (peer: NodeId): PeerConnection | undefined => {
-      const addr = options.peers?.[peer] ?? peer
+      const addr = peerAddresses.get(peer) ?? peer
       let conn = connections.get(addr)
       if (conn !== undefined && !conn.closed) return conn
       const parsed = parseAddress(addr)
@@ -434,6 +437,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
     const transport: TcpTransport = {
       self: options.self,
       address,
+      setPeerAddress: (peer, addr) => void peerAddresses.set(peer, addr),
       call,
       serve: (protocol, handlers) =>
         Effect.flatMap(FiberSet.makeRuntime<any, any, never>(), (fork) => dispatcher.register(protocol, handlers, fork as any)),

@@ -29,7 +29,7 @@ describe("Raft wire messages", () => {
     for (const entry of [[11, -1, 0, new Uint8Array()], [11, 3, 2, new Uint8Array()], [11, 3, 0, "x"], [1.5, 3, 0, new Uint8Array()], [11, 3]]) {
       const r = bad(entry)
       expect(Either.isLeft(r)).toBe(true)
-      expect(Either.isLeft(r) && r.left.message).toContain("entry 1 is not [index, term, kind 0|1, bytes]")
+      expect(Either.isLeft(r) && r.left.message).toContain("entry 1 is not [index, term, kind 0|1|2, bytes]")
     }
   })
 })

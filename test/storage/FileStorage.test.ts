@@ -102,9 +102,10 @@ const recordOffsets = (file: Uint8Array) => {
 describe("FileStorage records", () => {
   const nat = fc.nat({ max: Number.MAX_SAFE_INTEGER })
   const record: fc.Arbitrary<WalRecord> = fc.oneof(
-    fc.record({ term: nat, vote: fc.option(fc.string(), { nil: null }), commit: nat })
-      .map((hardState) => ({ _tag: "HardState" as const, hardState })),
-    fc.array(fc.record({ index: nat, term: nat, kind: fc.constantFrom(0 as const, 1 as const), data: fc.uint8Array() }))
+    fc.record({ term: nat, vote: fc.option(fc.string(), { nil: null }), commit: nat, rejoin: nat }, {
+      requiredKeys: ["term", "vote", "commit"]
+    }).map((hardState) => ({ _tag: "HardState" as const, hardState })),
+    fc.array(fc.record({ index: nat, term: nat, kind: fc.constantFrom(0 as const, 1 as const, 2 as const), data: fc.uint8Array() }))
       .map((entries) => ({ _tag: "Entries" as const, entries })),
     fc.record({ index: nat, term: nat, discardLog: fc.boolean() }).map((m) => ({ _tag: "Snapshot" as const, ...m }))
   )
@@ -121,7 +122,8 @@ describe("FileStorage records", () => {
       { _tag: "HardState", hardState: { term: -1, vote: null, commit: 0 } },
       { _tag: "HardState", hardState: { term: 1, vote: null, commit: 0.5 } },
       { _tag: "Entries", entries: [{ index: 1, term: Number.NaN, kind: 0, data: bytes() }] },
-      { _tag: "Entries", entries: [{ index: 1, term: 1, kind: 2 as 0, data: bytes() }] },
+      { _tag: "Entries", entries: [{ index: 1, term: 1, kind: 3 as 0, data: bytes() }] },
+      { _tag: "HardState", hardState: { term: 1, vote: null, commit: 0, rejoin: -1 } },
       { _tag: "Snapshot", index: 2 ** 53, term: 1, discardLog: false }
     ]
     for (const r of bad) {
