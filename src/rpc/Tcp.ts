@@ -368,9 +368,10 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
       }))
     )))
 
-    const peerAddresses = new Map<NodeId, string>(Object.entries(options.peers ?? {}))
+    // Addresses learned at run time (setPeerAddress) win over `options.peers`, which is read at call time.
+    const learned = new Map<NodeId, string>()
     const connectionTo = (peer: NodeId): PeerConnection | undefined => {
-      const addr = peerAddresses.get(peer) ?? peer
+      const addr = learned.get(peer) ?? options.peers?.[peer] ?? peer
       let conn = connections.get(addr)
       if (conn !== undefined && !conn.closed) return conn
       const parsed = parseAddress(addr)
@@ -437,7 +438,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError,
     const transport: TcpTransport = {
       self: options.self,
       address,
-      setPeerAddress: (peer, addr) => void peerAddresses.set(peer, addr),
+      setPeerAddress: (peer, addr) => void learned.set(peer, addr),
       call,
       serve: (protocol, handlers) =>
         Effect.flatMap(FiberSet.makeRuntime<any, any, never>(), (fork) => dispatcher.register(protocol, handlers, fork as any)),

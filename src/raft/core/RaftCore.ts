@@ -541,6 +541,14 @@ export class RaftCore {
       if (this.transferee !== null && this.now >= this.transferDeadline) this.abortTransfer()
       if (this.now >= this.heartbeatDeadline) {
         if (this.config.checkQuorum && !this.hasActiveQuorum()) return this.becomeFollower(this.term, null)
+        // A removed member that is gone (silent for an election timeout) is not told of its removal.
+        for (const [id, removedAt] of this.leaving) {
+          const p = this.progress.get(id)
+          if (removedAt <= this.commit && (p === undefined || this.now - p.lastActiveAt >= this.config.electionTimeoutMs)) {
+            this.leaving.delete(id)
+            this.progress.delete(id)
+          }
+        }
         this.broadcastHeartbeat()
       }
     } else if (this.now >= this.electionDeadline) {
@@ -899,7 +907,10 @@ export class RaftCore {
     }
     const rejected = req.prevIndex
     if (p.state === "Replicate") {
-      if (rejected <= p.match) return // stale: the logs matched beyond this point already
+      // Stale only if everything it carried is matched already. A network that reorders can deliver
+      // an append after the one it follows was rejected (its prev not there yet): its entries were
+      // dropped, and nothing else will resend them, so probe again from the match point.
+      if (req.prevIndex + req.entries.length <= p.match) return
       p.becomeProbe()
     } else if (p.state === "Probe") {
       if (rejected !== p.next - 1) return // an answer to an earlier probe
