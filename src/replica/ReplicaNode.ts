@@ -28,6 +28,11 @@ export interface Options {
   /** Addresses of nodes outside the cluster that this node calls (another cluster's members). */
   readonly others?: Readonly<Record<string, string>>
   readonly raft?: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">>
+  /**
+   * Join an existing cluster instead of bootstrapping one from `peers` (which then only needs this
+   * node's own entry, and addresses to call): the node waits, a non-voter, for its configuration.
+   */
+  readonly join?: boolean
 }
 
 /** Real-deployment Raft timing (`RaftConfig.deployment`). */
@@ -78,7 +83,13 @@ export const make = <S, E, E2 = never>(
       listen: { host: options.host ?? "127.0.0.1", port },
       peers: { ...options.others, ...options.peers }
     })
-    const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
+    const config = RaftConfig.make({
+      id: options.id,
+      peers: options.join === true ? [] : Object.keys(options.peers),
+      addresses: options.peers,
+      ...defaultRaft,
+      ...options.raft
+    })
     const { raft, svc } = yield* Effect.gen(function*() {
       const raft = yield* Raft.make(config)
       const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft))

@@ -34,7 +34,11 @@ export type Refusal =
   | { readonly _tag: "NotCaughtUp"; readonly id: NodeId; readonly match: number; readonly commit: number }
   | { readonly _tag: "LastVoter"; readonly id: NodeId }
 
-export const bootstrap = (peers: ReadonlyArray<NodeId>): Membership => ({ voters: [...peers], learners: [], addresses: {} })
+export const bootstrap = (peers: ReadonlyArray<NodeId>, addresses: Readonly<Record<NodeId, string>> = {}): Membership => ({
+  voters: [...peers],
+  learners: [],
+  addresses: Object.fromEntries(peers.filter((p) => addresses[p] !== undefined).map((p) => [p, addresses[p]!]))
+})
 
 export const isVoter = (m: Membership, id: NodeId): boolean => m.voters.includes(id)
 export const isLearner = (m: Membership, id: NodeId): boolean => m.learners.includes(id)

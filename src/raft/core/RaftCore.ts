@@ -235,7 +235,7 @@ export class RaftCore {
     this.stableIndex = this.log.lastIndex
     this.now = now
     this.rng = (seed | 0) || 0x9e3779b9
-    this.initialMembers = Members.bootstrap(config.peers)
+    this.initialMembers = Members.bootstrap(config.peers, config.addresses)
     this.members = this.initialMembers
     this.membersIndex = 0
     this.refreshMembership()

@@ -82,6 +82,8 @@ export interface CoreConfig {
    * existing cluster: it waits, a non-voter, for its configuration to arrive from the leader.
    */
   readonly peers: ReadonlyArray<NodeId>
+  /** Transport addresses of the bootstrap peers, when known: recorded in every configuration entry. */
+  readonly addresses?: Readonly<Record<NodeId, string>>
   /**
    * Election timeouts are drawn uniformly from [electionTimeoutMs, 2 * electionTimeoutMs). A leader with
    * CheckQuorum steps down after one electionTimeoutMs without hearing from a majority.
