@@ -9,7 +9,14 @@ import * as path from "node:path"
 import { describe, expect, it as vit } from "vitest"
 import * as FileStorage from "../../src/storage/FileStorage.js"
 import { segmentName } from "../../src/storage/internal/files.js"
-import { encodeRecord, encodeRecordWithSchema, scan, type WalRecord } from "../../src/storage/internal/record.js"
+import {
+  decodeSnapshotFile,
+  encodeRecord,
+  encodeRecordWithSchema,
+  encodeSnapshotFile,
+  scan,
+  type WalRecord
+} from "../../src/storage/internal/record.js"
 import type { HardState, LogEntry, Persisted, Snapshot } from "../../src/raft/core/types.js"
 import { CorruptLog, type LogStorageShape, StorageError } from "../../src/raft/LogStorage.js"
 import { LogModel } from "../../src/storage/internal/LogModel.js"
@@ -116,6 +123,16 @@ describe("FileStorage records", () => {
       expect(bytes).toEqual(encodeRecordWithSchema(r))
       expect(recordOffsets(bytes).map((x) => x.record)).toEqual([r])
     }), { numRuns: 300 }))
+
+  vit("a snapshot file keeps the configuration at its index; one without (an older file) decodes without", () => {
+    const membership = { voters: ["a", "b"], learners: ["c"], addresses: { c: "127.0.0.1:7003" } }
+    const withConfig: Snapshot = { index: 7, term: 2, data: bytes(1, 2), membership }
+    expect(Either.getOrThrow(decodeSnapshotFile(encodeSnapshotFile(withConfig)))).toEqual(withConfig)
+    const without: Snapshot = { index: 7, term: 2, data: bytes(1, 2) }
+    const decoded = Either.getOrThrow(decodeSnapshotFile(encodeSnapshotFile(without)))
+    expect(decoded).toEqual(without)
+    expect("membership" in decoded).toBe(false)
+  })
 
   vit("values the Schema rejects are rejected before they reach the disk", () => {
     const bad: ReadonlyArray<WalRecord> = [
