@@ -20,6 +20,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Clock, Config, Console, Duration, Effect, Either, Option } from "effect"
 import * as Members from "../kv/Members.js"
 import type { MembersView } from "../kv/Messages.js"
+import type { RaftShape } from "../raft/Raft.js"
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
 import { InvalidRequest } from "../replica/Messages.js"
@@ -64,7 +65,7 @@ const fetchMembers = (joining: string, timeout: Duration.Duration) =>
   }).pipe(Effect.scoped)
 
 /** Completes once this node is out of the cluster: a committed configuration without it, after it was a member. */
-const removal = (node: { readonly id: string; readonly raft: import("../raft/Raft.js").RaftShape }) =>
+const removal = (node: { readonly id: string; readonly raft: RaftShape }) =>
   Effect.gen(function*() {
     let wasMember = false
     for (;;) {
