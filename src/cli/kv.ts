@@ -2,8 +2,10 @@
  * `concord kv`: run a key/value node, or talk to a cluster.
  *
  *   concord kv serve --id n1 [--peers n1=127.0.0.1:7001,...] [--data ./data/n1] [--http-port 8001]
+ *   concord kv serve --id n4 --peers n4=127.0.0.1:7004 --join 127.0.0.1:7001,...   (a node joining a running cluster)
  *   concord kv get KEY | put KEY VALUE | append KEY VALUE | del KEY | status   [--endpoints host:port,...]
  *   concord kv snapshot save FILE [--endpoints ...] | snapshot restore FILE --data DIR --id ID --peers ...
+ *   concord kv member list | add ID=HOST:PORT | promote ID | remove ID      concord kv transfer-leader ID
  *
  * The client verbs find the cluster through `--endpoints`, else `$CONCORD_ENDPOINTS`, else the local
  * default cluster, and keep trying to reach a node until `--timeout`, so that a script can start a
@@ -18,6 +20,9 @@
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Clock, Config, Console, Duration, Effect, Either, Option } from "effect"
+import * as Members from "../kv/Members.js"
+import type { MembersView } from "../kv/Messages.js"
+import type { RaftShape } from "../raft/Raft.js"
 import * as KvClient from "../kv/KvClient.js"
 import * as KvNode from "../kv/KvNode.js"
 import * as Kv from "../kv/KvStateMachine.js"
@@ -26,9 +31,10 @@ import { OpsSnapshot } from "../ops/Messages.js"
 import * as Clerk from "../replica/Clerk.js"
 import { writeFileAtomic } from "../storage/internal/files.js"
 import { InvalidRequest } from "../replica/Messages.js"
+import * as ReplicaNode from "../replica/ReplicaNode.js"
 import type * as Tcp from "../rpc/Tcp.js"
 import { Transport } from "../rpc/Transport.js"
-import { DEFAULT_ENDPOINTS, DEFAULT_PEERS, formatStatus, parseEndpoints, statuses } from "./internal/cluster.js"
+import { DEFAULT_ENDPOINTS, DEFAULT_PEERS, formatStatus, parseEndpoints, parsePeers, statuses } from "./internal/cluster.js"
 import { ExitCode, fail } from "./internal/exit.js"
 import { durationOption } from "./internal/flags.js"
 import * as NodeServe from "./internal/serve.js"
@@ -38,15 +44,67 @@ import { type ClientSecurityFlags, clientSecurity, clientSecurityFlags, clientTr
 
 // -- serve -------------------------------------------------------------------------------------------
 
+const joinOption = Options.text("join").pipe(
+  Options.withPseudoName("HOST:PORT,..."),
+  Options.optional,
+  Options.withDescription(
+    "join a running cluster through any of these members (Raft/KV addresses) instead of bootstrapping one from " +
+      "--peers, which then needs only this node's own entry; add it with `concord kv member add` (also the way back " +
+      "for a node whose disk was lost: never restart such a node with the bootstrap --peers)"
+  )
+)
+
+/** The members' addresses as `joining` sees them (retrying until a member answers). */
+const fetchMembers = (joining: string, timeout: Duration.Duration, security: Pick<Tcp.Options, "tls" | "auth">) =>
+  Effect.gen(function*() {
+    const endpoints = yield* Either.match(parseEndpoints(joining), {
+      onLeft: (m) => fail("kv serve", ExitCode.BadInput, `--join: ${m}`),
+      onRight: Effect.succeed
+    })
+    // With this node's own credentials: its certificate or the cluster secret make it a member's peer.
+    const transport = yield* clientTransport("kv serve", security, { self: "concord-join", callTimeout: "1 second" })
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(timeout)
+    for (;;) {
+      const r = yield* Effect.either(Members.view(endpoints).pipe(Effect.provideService(Transport, transport)))
+      if (Either.isRight(r)) return r.right
+      if ((yield* Clock.currentTimeMillis) >= deadline) {
+        return yield* fail("kv serve", ExitCode.Failed, `--join: no member reachable within ${Duration.format(timeout)}: ${r.left.message}`)
+      }
+      yield* Effect.sleep(Duration.millis(RETRY_PAUSE_MS))
+    }
+  }).pipe(Effect.scoped)
+
+/** Completes once this node is out of the cluster: a committed configuration without it, after it was a member. */
+const removal = (node: { readonly id: string; readonly raft: RaftShape }) =>
+  Effect.gen(function*() {
+    let wasMember = false
+    for (;;) {
+      const m = yield* node.raft.members
+      const member = m.members.some((x) => x.id === node.id)
+      if (member) wasMember = true
+      else if (wasMember && m.committed) return m.index
+      yield* Effect.sleep("200 millis")
+    }
+  })
+
 const serve = Command.make(
   "serve",
-  nodeFlags({ defaultPeers: DEFAULT_PEERS, dataDefault: "./data/<id>", what: "Raft/KV" }),
+  { ...nodeFlags({ defaultPeers: DEFAULT_PEERS, dataDefault: "./data/<id>", what: "Raft/KV" }), join: joinOption },
   (o) =>
     Effect.gen(function*() {
       const { dataDir, httpPort, raft, security } = yield* NodeServe.resolve("kv serve", o, (id) => `./data/${id}`)
+      let peers = o.peers
+      let joined: MembersView | undefined
+      if (Option.isSome(o.join)) {
+        joined = yield* fetchMembers(o.join.value, Duration.seconds(10), ReplicaNode.transportSecurity(security, []))
+        const known: Record<string, string> = {}
+        for (const m of joined.members) if (m.address !== null) known[m.id] = m.address
+        peers = { ...known, [o.id]: o.peers[o.id]! }
+      }
       const node = yield* KvNode.make({
         id: o.id,
-        peers: o.peers,
+        peers,
+        ...(joined === undefined ? {} : { join: true }),
         dataDir,
         clusterId: o.cluster,
         host: o.host,
@@ -55,15 +113,30 @@ const serve = Command.make(
         ...(security === undefined ? {} : { security }),
         kv: { maxRaftState: o.maxRaftState }
       }).pipe(Effect.catchTags(NodeServe.startErrors("kv serve", o.host, httpPort)))
-      yield* NodeServe.run(
-        "kv serve",
-        o,
-        node,
-        `node ${o.id} of ${Object.keys(o.peers).join(",")} (cluster ${o.cluster}); ` +
-          `Raft/KV on ${node.address.host}:${node.address.port}` +
-          (node.httpPort === undefined ? "" : `, HTTP on ${NodeServe.httpUrl(o.host, node.httpPort, security)}`) +
-          `; data in ${dataDir}` + describeNodeSecurity(security)
+      const role = joined === undefined
+        ? `node ${o.id} of ${Object.keys(o.peers).join(",")}`
+        : joined.members.some((m) => m.id === o.id)
+        ? `node ${o.id} joining ${joined.members.map((m) => m.id).join(",")}`
+        : `node ${o.id} joining ${joined.members.map((m) => m.id).join(",")} (not a member yet: ` +
+          `concord kv member add ${o.id}=${o.peers[o.id]})`
+      const removed = yield* Effect.raceFirst(
+        Effect.as(
+          NodeServe.run(
+            "kv serve",
+            { ...o, peers },
+            node,
+            `${role} (cluster ${o.cluster}); ` +
+              `Raft/KV on ${node.address.host}:${node.address.port}` +
+              (node.httpPort === undefined ? "" : `, HTTP on ${NodeServe.httpUrl(o.host, node.httpPort, security)}`) +
+              `; data in ${dataDir}` + describeNodeSecurity(security)
+          ),
+          undefined
+        ),
+        removal(node)
       )
+      if (removed !== undefined) {
+        yield* Console.error(`concord kv serve: node ${o.id} was removed from the cluster (configuration ${removed}); exiting`)
+      }
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run one node of a key/value cluster (stop it with Ctrl-C or SIGTERM)"))
 
@@ -298,7 +371,86 @@ const snapshot = Command.make("snapshot").pipe(
   Command.withSubcommands([save, inspect, restore])
 )
 
+// -- membership --------------------------------------------------------------------------------------
+
+/** Runs a membership change at the leader, found through the endpoints; one line on success. */
+const memberChange = (command: string, o: ClusterFlags, c: Members.Change, done: (index: number) => string) =>
+  Effect.gen(function*() {
+    const endpoints = yield* endpointsOf(command, o.endpoints)
+    const transport = yield* clientTransport(`kv ${command}`, yield* clientSecurity(`kv ${command}`, o), { self: "concord-cli", callTimeout: "1 second" })
+    const r = yield* Effect.either(Members.change(endpoints.list, c, o.timeout).pipe(Effect.provideService(Transport, transport)))
+    if (Either.isRight(r)) return yield* Console.log(done(r.right))
+    const e = r.left
+    const bad = e._tag === "MemberRefused" && (e.reason === "AlreadyMember" || e.reason === "UnknownNode" || e.reason === "LastVoter")
+    const message = e._tag === "TransportError" ? `no member reachable within ${Duration.format(o.timeout)}: ${e.message}` : e.message
+    return yield* fail(`kv ${command}`, bad ? ExitCode.BadInput : ExitCode.Failed, message)
+  }).pipe(Effect.scoped)
+
+const clusterFlags = { endpoints: endpointsOption, timeout: timeoutOption, ...clientSecurityFlags }
+const idArg = Args.text({ name: "ID" }).pipe(Args.withDescription("the member's id"))
+
+const memberList = Command.make("list", clusterFlags, (o) =>
+  Effect.gen(function*() {
+    const endpoints = yield* endpointsOf("member list", o.endpoints)
+    const transport = yield* clientTransport("kv member list", yield* clientSecurity("kv member list", o), { self: "concord-cli", callTimeout: "1 second" })
+    const v = yield* Members.view(endpoints.list).pipe(
+      Effect.provideService(Transport, transport),
+      Effect.catchAll((e) => fail("kv member list", ExitCode.Failed, `no member reachable: ${e.message}`))
+    )
+    yield* Console.log(formatMembers(v))
+  }).pipe(Effect.scoped)).pipe(Command.withDescription("show the cluster's members: id, voter or learner, address, log match"))
+
+/** The member table: id, role, address, match (as the answering node, preferably the leader, knows it). */
+export const formatMembers = (v: MembersView): string => {
+  const header = ["member", "role", "address", "match"]
+  const rows = v.members.map((m) => [
+    m.id + (m.id === v.leader ? " (leader)" : ""),
+    m.role,
+    m.address ?? "",
+    m.match === null ? "" : String(m.match)
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const table = [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
+  const state = v.index === 0 ? "the bootstrap configuration" : `configuration at index ${v.index}${v.committed ? "" : " (not committed yet)"}`
+  return `${table}\n${state}, as ${v.id} sees it`
+}
+
+const memberAdd = Command.make(
+  "add",
+  { ...clusterFlags, member: Args.text({ name: "ID=HOST:PORT" }).pipe(Args.withDescription("the new node's id and Raft/KV address")) },
+  (o) =>
+    Effect.gen(function*() {
+      const parsed = parsePeers(o.member)
+      if (Either.isLeft(parsed) || Object.keys(parsed.right).length !== 1) {
+        return yield* fail("kv member add", ExitCode.BadInput, `"${o.member}" is not ID=HOST:PORT`)
+      }
+      const [id, address] = Object.entries(parsed.right)[0]!
+      yield* memberChange("member add", o, { op: "add", id, address }, (index) =>
+        `added ${id} (${address}) as a learner (configuration ${index}); once it has caught up: concord kv member promote ${id}`)
+    })
+).pipe(Command.withDescription("add a node as a learner: it receives the log and snapshots, and does not vote"))
+
+const memberPromote = Command.make("promote", { ...clusterFlags, id: idArg }, (o) =>
+  memberChange("member promote", o, { op: "promote", id: o.id }, (index) => `${o.id} is now a voter (configuration ${index})`)).pipe(
+    Command.withDescription("make a learner a voter, once it holds every committed entry")
+  )
+
+const memberRemove = Command.make("remove", { ...clusterFlags, id: idArg }, (o) =>
+  memberChange("member remove", o, { op: "remove", id: o.id }, (index) => `removed ${o.id} (configuration ${index})`)).pipe(
+    Command.withDescription("remove a member (a voter or a learner; the leader hands over first)")
+  )
+
+const member = Command.make("member").pipe(
+  Command.withDescription("the cluster's membership: list, add a learner, promote it, remove a member"),
+  Command.withSubcommands([memberList, memberAdd, memberPromote, memberRemove])
+)
+
+const transferLeader = Command.make("transfer-leader", { ...clusterFlags, id: idArg }, (o) =>
+  memberChange("transfer-leader", o, { op: "transfer", id: o.id }, () => `leadership transferred to ${o.id}`)).pipe(
+    Command.withDescription("hand leadership to voter ID (it campaigns once its log is up to date)")
+  )
+
 export const command = Command.make("kv").pipe(
   Command.withDescription("the replicated key/value service: run a node, or read and write a cluster"),
-  Command.withSubcommands([serve, get, put, append, del, status, snapshot])
+  Command.withSubcommands([serve, get, put, append, del, status, member, transferLeader, snapshot])
 )

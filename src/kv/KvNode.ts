@@ -13,7 +13,7 @@ import type * as Tcp from "../rpc/Tcp.js"
 import * as HttpApi from "./HttpApi.js"
 import * as KvServer from "./KvServer.js"
 import * as Kv from "./KvStateMachine.js"
-import { KvProtocol } from "./Messages.js"
+import { KvAdminProtocol, KvProtocol } from "./Messages.js"
 
 export interface Options extends ReplicaNode.Options {
   /** Serve the HTTP/JSON API on this port (0: any free port); omit for none. */
@@ -35,7 +35,8 @@ export const make = (
   FileSystem.FileSystem | Scope.Scope
 > =>
   ReplicaNode.make(
-    { ...options, clientRequests: KvProtocol.classes.map((c) => c._tag) },
+    // The membership verbs are an operator's (a client with the token), as are the reads and writes.
+    { ...options, clientRequests: [...KvProtocol.classes, ...KvAdminProtocol.classes].map((c) => c._tag) },
     KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv }),
     (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) }),
     { kind: "kv", replica: (server) => server.replica, snapshot: Kv.snapshot }

@@ -12,10 +12,11 @@
  * election is under way) answers `Retry`, so clients move on instead of waiting on a minority; a key
  * or value beyond `Limits` is refused with `InvalidRequest` before it reaches the log.
  * Snapshots are taken when the Raft state nears `maxRaftState` bytes (−1: never), and include the
- * duplicate table.
+ * duplicate table. It also serves the membership verbs (`KvAdminProtocol`, see `Members`).
  * @since 0.1.0
  */
 import { Effect, type Scope } from "effect"
+import * as Members from "./Members.js"
 import type { StorageError } from "../raft/LogStorage.js"
 import type { Raft } from "../raft/Raft.js"
 import * as Rsm from "../raft/ReplicatedStateMachine.js"
@@ -25,7 +26,7 @@ import type { InvalidRequest } from "../replica/Messages.js"
 import { Transport } from "../rpc/Transport.js"
 import * as Kv from "./KvStateMachine.js"
 import * as Limits from "./Limits.js"
-import { KvProtocol, type KvRequest, NodeStatus } from "./Messages.js"
+import { type KvAdminRequest, KvAdminProtocol, KvProtocol, type KvRequest, NodeStatus } from "./Messages.js"
 
 export interface Options {
   /** Snapshot when the Raft state (hard state + log) nears this many bytes; −1 never. */
@@ -87,5 +88,6 @@ export const make = (
         ).pipe(Effect.asVoid),
       KvStatus: () => status
     })
+    yield* transport.serve<KvAdminRequest, never>(KvAdminProtocol, Members.handlers(replica.raft))
     return { replica, status }
   })

@@ -49,3 +49,67 @@ export class KvStatus extends Schema.TaggedRequest<KvStatus>()("KvStatus", {
 export type KvRequest = KvGet | KvWrite | KvStatus
 
 export const KvProtocol = Transport.protocol("KV", KvGet, KvWrite, KvStatus)
+
+// -- membership (the admin verbs: `concord kv member …`, `/v1/members`) ------------------------------
+
+export class MemberEntry extends Schema.Class<MemberEntry>("MemberEntry")({
+  id: Schema.String,
+  role: Schema.Literal("voter", "learner"),
+  address: Schema.NullOr(Schema.String),
+  /** Known on the leader: how far the member's log matches. */
+  match: Schema.NullOr(Schema.NonNegativeInt)
+}) {}
+
+/** A node's view of the configuration (the leader's has each member's match index). */
+export class MembersView extends Schema.Class<MembersView>("MembersView")({
+  /** The node that answered. */
+  id: Schema.String,
+  leader: Schema.NullOr(Schema.String),
+  members: Schema.Array(MemberEntry),
+  /** The configuration entry's index (0: the bootstrap configuration) and whether it committed. */
+  index: Schema.NonNegativeInt,
+  committed: Schema.Boolean,
+  /** The answering node refuses to vote until re-admitted (it joined without state). */
+  rejoining: Schema.Boolean
+}) {}
+
+/** Why a membership change was refused (`Raft`'s typed errors, on the wire). */
+export class MemberRefused extends Schema.TaggedError<MemberRefused>()("MemberRefused", {
+  reason: Schema.Literal(
+    "ChangeInProgress",
+    "UnknownNode",
+    "AlreadyMember",
+    "NotCaughtUp",
+    "LastVoter",
+    "ChangeDropped",
+    "Unavailable"
+  ),
+  detail: Schema.String
+}) {
+  override get message() {
+    return this.detail
+  }
+}
+
+export class KvMembers extends Schema.TaggedRequest<KvMembers>()("KvMembers", {
+  failure: Schema.Never,
+  success: MembersView,
+  payload: {}
+}) {}
+
+/** A membership change (or a leadership transfer), run by the leader; succeeds once it took effect. */
+export class KvMemberChange extends Schema.TaggedRequest<KvMemberChange>()("KvMemberChange", {
+  failure: Schema.Union(NotLeader, MemberRefused),
+  /** The configuration entry's index (0 for a transfer). */
+  success: Schema.NonNegativeInt,
+  payload: {
+    op: Schema.Literal("add", "promote", "remove", "transfer"),
+    id: Schema.String,
+    /** `add` only: the new member's Raft/KV `host:port`. */
+    address: Schema.String
+  }
+}) {}
+
+export type KvAdminRequest = KvMembers | KvMemberChange
+
+export const KvAdminProtocol = Transport.protocol("KvAdmin", KvMembers, KvMemberChange)

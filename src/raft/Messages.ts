@@ -11,11 +11,11 @@ import type { EntryKind, LogEntry } from "./core/types.js"
  * four key names in every entry of every AppendEntries).
  */
 export const LogEntrySchema: Schema.Schema<LogEntry, readonly [number, number, EntryKind, Uint8Array]> = Schema.transform(
-  Schema.Tuple(Schema.NonNegativeInt, Schema.NonNegativeInt, Schema.Literal(0, 1), Schema.Uint8ArrayFromSelf),
+  Schema.Tuple(Schema.NonNegativeInt, Schema.NonNegativeInt, Schema.Literal(0, 1, 2), Schema.Uint8ArrayFromSelf),
   Schema.Struct({
     index: Schema.NonNegativeInt,
     term: Schema.NonNegativeInt,
-    kind: Schema.Literal(0, 1),
+    kind: Schema.Literal(0, 1, 2),
     data: Schema.Uint8ArrayFromSelf
   }),
   {
@@ -46,10 +46,10 @@ export const LogEntriesSchema: Schema.Schema<ReadonlyArray<LogEntry>, ReadonlyAr
         for (let i = 0; i < raw.length; i++) {
           const t = raw[i] as unknown
           if (
-            !Array.isArray(t) || t.length !== 4 || !isIndex(t[0]) || !isIndex(t[1]) || (t[2] !== 0 && t[2] !== 1) ||
+            !Array.isArray(t) || t.length !== 4 || !isIndex(t[0]) || !isIndex(t[1]) || (t[2] !== 0 && t[2] !== 1 && t[2] !== 2) ||
             !(t[3] instanceof Uint8Array)
           ) {
-            return ParseResult.fail(new ParseResult.Type(ast, raw, `entry ${i} is not [index, term, kind 0|1, bytes]`))
+            return ParseResult.fail(new ParseResult.Type(ast, raw, `entry ${i} is not [index, term, kind 0|1|2, bytes]`))
           }
           out[i] = { index: t[0], term: t[1], kind: t[2], data: t[3] }
         }
@@ -62,13 +62,22 @@ export const LogEntriesSchema: Schema.Schema<ReadonlyArray<LogEntry>, ReadonlyAr
 export const HardStateSchema = Schema.Struct({
   term: Schema.NonNegativeInt,
   vote: Schema.NullOr(Schema.String),
-  commit: Schema.NonNegativeInt
+  commit: Schema.NonNegativeInt,
+  rejoin: Schema.optionalWith(Schema.NonNegativeInt, { exact: true })
+})
+
+/** A cluster configuration (`core/types.ts` `Membership`). */
+export const MembershipSchema = Schema.Struct({
+  voters: Schema.Array(Schema.String),
+  learners: Schema.Array(Schema.String),
+  addresses: Schema.Record({ key: Schema.String, value: Schema.String })
 })
 
 export const SnapshotSchema = Schema.Struct({
   index: Schema.NonNegativeInt,
   term: Schema.NonNegativeInt,
-  data: Schema.Uint8ArrayFromSelf
+  data: Schema.Uint8ArrayFromSelf,
+  membership: Schema.optionalWith(MembershipSchema, { exact: true })
 })
 
 /** This node is not the leader; `leaderHint` is the leader it knows of, if any. */

@@ -15,20 +15,26 @@
  *
  * A node is a Scope: closing it is a crash (every fiber interrupted, the apply stream ends); building
  * it again over the same `LogStorage` restarts it.
+ *
+ * Membership (`members`, `addLearner`, `promote`, `remove`): one server at a time, new nodes as
+ * learners first (see `core/Membership.ts` for why). A change completes when its configuration entry
+ * commits; the Transport learns new members' addresses from each configuration (`setPeerAddress`).
  * @since 0.1.0
  */
 import { Clock, Context, Data, Deferred, Effect, FiberSet, Layer, Option, PubSub, Queue, Random, type Scope, Stream } from "effect"
 import { withoutStack } from "../internal/errors.js"
 import * as Transport from "../rpc/Transport.js"
+import * as Config from "./core/Membership.js"
 import { type Event, RaftCore, type Role, type Status } from "./core/RaftCore.js"
-import { EntryKind, type NodeId, type Snapshot } from "./core/types.js"
+import { EntryKind, type Membership, type NodeId, type Snapshot } from "./core/types.js"
 import { LogStorage, type Sizes, type StorageError } from "./LogStorage.js"
 import type { RaftRequest, RaftResponse } from "./core/messages.js"
 import type * as Wire from "./Messages.js"
 import { AppendEntries, Heartbeat, InstallSnapshot, NotLeader, RequestVote, TimeoutNow } from "./Messages.js"
 import type { RaftConfig } from "./RaftConfig.js"
 
-export type { Status } from "./core/RaftCore.js"
+export type { MembershipStatus, Status } from "./core/RaftCore.js"
+export type { Membership } from "./core/types.js"
 export type { RaftConfig } from "./RaftConfig.js"
 
 export { NotLeader } from "./Messages.js"
@@ -50,11 +56,79 @@ export class NodeStopped extends Data.TaggedError("NodeStopped")<{ readonly id: 
   }
 }
 
+/** Another configuration change has not committed yet (or this leader has not committed an entry of its term). */
+export class ChangeInProgress extends Data.TaggedError("ChangeInProgress")<{ readonly detail: string }> {
+  override get message() {
+    return `a membership change is in progress: ${this.detail}; retry shortly`
+  }
+}
+
+/** The node named is not a member (or, for `promote`, not a learner). */
+export class UnknownNode extends Data.TaggedError("UnknownNode")<{ readonly id: NodeId }> {
+  override get message() {
+    return `${this.id} is not a member of the cluster`
+  }
+}
+
+/** `addLearner` of a node that is already a member, or `promote` of a voter. */
+export class AlreadyMember extends Data.TaggedError("AlreadyMember")<{ readonly id: NodeId; readonly role: "voter" | "learner" }> {
+  override get message() {
+    return `${this.id} is already a ${this.role}`
+  }
+}
+
+/** `promote` of a learner whose log is behind the commit index (or that has not answered lately). */
+export class NotCaughtUp extends Data.TaggedError("NotCaughtUp")<{ readonly id: NodeId; readonly match: number; readonly commit: number }> {
+  override get message() {
+    return `learner ${this.id} is not caught up (has ${this.match} of ${this.commit} committed entries); retry once it is`
+  }
+}
+
+/** `remove` of the only voter: the cluster would have no one to decide anything. */
+export class LastVoter extends Data.TaggedError("LastVoter")<{ readonly id: NodeId }> {
+  override get message() {
+    return `${this.id} is the last voter; add and promote another node before removing it`
+  }
+}
+
+/** The configuration entry was replaced by another leader's entry before it committed: it did not take effect. */
+export class ChangeDropped extends Data.TaggedError("ChangeDropped")<{ readonly index: number }> {
+  override get message() {
+    return `the membership change at index ${this.index} was lost in a leader change; it did not take effect (retry)`
+  }
+}
+
+/** Why a membership change was refused. */
+export type MembershipError = ChangeInProgress | UnknownNode | AlreadyMember | NotCaughtUp | LastVoter | ChangeDropped
+
+/** One member as `members` reports it. */
+export interface MemberInfo {
+  readonly id: NodeId
+  readonly role: "voter" | "learner"
+  /** Its Transport address, when known (a real deployment). */
+  readonly address: string | undefined
+  /** Leader only: how far its log matches the leader's (this node: its last index). */
+  readonly match: number | undefined
+}
+
+/** The configuration this node uses, with each member (`RaftShape.members`). */
+export interface Members {
+  readonly members: ReadonlyArray<MemberInfo>
+  /** The index of the configuration entry (0: the bootstrap configuration). */
+  readonly index: number
+  readonly committed: boolean
+  /** This node joined without state and refuses to vote until re-admitted (the amnesia guard). */
+  readonly rejoining: boolean
+  readonly leader: NodeId | null
+}
+
 /** What the application receives, in log order. */
 export type ApplyMsg =
   | { readonly _tag: "Command"; readonly index: number; readonly term: number; readonly data: Uint8Array }
   /** The empty entry a new leader appends (see `RaftConfig.leaderNoop`). */
   | { readonly _tag: "Noop"; readonly index: number; readonly term: number }
+  /** A configuration entry (already in effect since it was appended; now committed). */
+  | { readonly _tag: "Membership"; readonly index: number; readonly term: number; readonly membership: Membership }
   /** Replace the state machine with this snapshot (sent by the leader); later entries follow it. */
   | { readonly _tag: "Snapshot"; readonly index: number; readonly term: number; readonly data: Uint8Array }
 
@@ -72,6 +146,10 @@ export type RaftEvent =
   | { readonly _tag: "SnapshotTaken"; readonly index: number; readonly bytes: number }
   /** This node installed a snapshot sent by its leader. */
   | { readonly _tag: "SnapshotInstalled"; readonly index: number; readonly bytes: number }
+  /** The configuration this node uses changed (it may not be committed yet). */
+  | { readonly _tag: "MembershipChanged"; readonly membership: Membership; readonly index: number }
+  /** A committed configuration no longer includes this node, which was a member: it is out of the cluster. */
+  | { readonly _tag: "Removed"; readonly index: number }
 
 /** Counts since the node started (`RaftShape.counters`), for a metrics endpoint. */
 export interface RaftCounters {
@@ -126,6 +204,28 @@ export interface RaftShape {
   readonly events: Stream.Stream<RaftEvent>
   /** Counters since the node started. */
   readonly counters: Effect.Effect<RaftCounters>
+  /** The configuration this node uses (latest in its log), with each member's role and address. */
+  readonly members: Effect.Effect<Members>
+  /**
+   * Adds `id` (reachable at `address`; "" in simulation) as a learner: it receives the log and
+   * snapshots but does not vote. Completes when the change commits; returns its index.
+   */
+  readonly addLearner: (id: NodeId, address: string) => Effect.Effect<number, MembershipError | NotLeader>
+  /** Makes learner `id` a voter, once it holds every committed entry. Completes when the change commits. */
+  readonly promote: (id: NodeId) => Effect.Effect<number, MembershipError | NotLeader>
+  /**
+   * Removes member `id` (a voter or a learner). Removing the leader itself is allowed: it leads until
+   * the removal commits, then hands leadership to the most up-to-date voter and steps down.
+   */
+  readonly remove: (id: NodeId) => Effect.Effect<number, MembershipError | NotLeader>
+}
+
+/**
+ * Transports that can learn a peer's address at run time (TCP does; the simulated network routes by
+ * id). Raft feeds every configuration's addresses to it.
+ */
+interface AddressBook {
+  readonly setPeerAddress?: (peer: NodeId, address: string) => void
 }
 
 /** The Raft service tag. */
@@ -235,10 +335,48 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
       }
     }
 
+    // Membership: tell the Transport new addresses, publish changes, complete the changes that committed.
+    const book = transport as AddressBook
+    let seenMembers = core.membership()
+    let wasMember = Config.isMember(seenMembers.membership, config.id)
+    let removedSaid = false
+    const learnAddresses = (m: Membership) => {
+      if (book.setPeerAddress === undefined) return
+      for (const [id, address] of Object.entries(m.addresses)) if (id !== config.id) book.setPeerAddress(id, address)
+    }
+    learnAddresses(seenMembers.membership)
+    const changeWaiters: Array<{ index: number; term: number; deferred: Deferred.Deferred<number, ChangeDropped> }> = []
+    const noticeMembership = () => {
+      const m = core.membership()
+      if (m.index !== seenMembers.index || m.membership !== seenMembers.membership) {
+        learnAddresses(m.membership)
+        publish({ _tag: "MembershipChanged", membership: m.membership, index: m.index })
+      }
+      seenMembers = m
+      const member = Config.isMember(m.membership, config.id)
+      if (member) wasMember = true
+      else if (wasMember && m.committed && !removedSaid) {
+        removedSaid = true
+        publish({ _tag: "Removed", index: m.index })
+      }
+      if (changeWaiters.length === 0) return
+      const s = core.status()
+      for (let k = changeWaiters.length - 1; k >= 0; k--) {
+        const w = changeWaiters[k]!
+        const term = core.log.term(w.index)
+        const dropped = (term !== undefined && term !== w.term) || w.index > s.lastIndex
+        if (dropped) Deferred.unsafeDone(w.deferred, Effect.fail(new ChangeDropped({ index: w.index })))
+        else if (s.commit >= w.index) Deferred.unsafeDone(w.deferred, Effect.succeed(w.index))
+        else continue
+        changeWaiters.splice(k, 1)
+      }
+    }
+
     // After any step: wake the Ready loop, and the timer if the next deadline moved earlier.
     const stepped = () => {
       observer?.observe(core)
       noticeChanges()
+      noticeMembership()
       if (core.hasReady()) work.unsafeOpen()
       if (core.nextDeadline() < armedDeadline) rearm.unsafeOpen()
     }
@@ -307,6 +445,8 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
             rd.committed.map((e): ApplyMsg =>
               e.kind === EntryKind.Noop
                 ? { _tag: "Noop", index: e.index, term: e.term }
+                : e.kind === EntryKind.Config
+                ? { _tag: "Membership", index: e.index, term: e.term, membership: Config.decode(e.data) }
                 : { _tag: "Command", index: e.index, term: e.term, data: e.data }
             )
           )
@@ -363,10 +503,58 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
         stopped = true
         for (const d of readWaiters.values()) Deferred.unsafeDone(d, Effect.fail(new NodeStopped({ id: config.id })))
         readWaiters.clear()
+        // Whether a pending change commits is unknown to this node now: the caller sees it as dropped.
+        for (const w of changeWaiters) Deferred.unsafeDone(w.deferred, Effect.fail(new ChangeDropped({ index: w.index })))
+        changeWaiters.length = 0
         yield* Queue.shutdown(applyQueue)
         yield* PubSub.shutdown(events)
       })
     )
+
+    const change = (c: Config.Change): Effect.Effect<number, MembershipError | NotLeader> =>
+      Effect.suspend((): Effect.Effect<number, MembershipError | NotLeader> => {
+        if (stopped) return Effect.fail(new NotLeader({ leaderHint: null }))
+        const r = core.proposeChange(c)
+        stepped()
+        switch (r._tag) {
+          case "Accepted": {
+            const deferred = Deferred.unsafeMake<number, ChangeDropped>(undefined as any)
+            changeWaiters.push({ index: r.index, term: r.term, deferred })
+            noticeMembership()
+            return Deferred.await(deferred)
+          }
+          case "NotLeader":
+            return Effect.fail(new NotLeader({ leaderHint: r.leader }))
+          case "ChangeInProgress":
+            return Effect.fail(new ChangeInProgress({ detail: r.detail }))
+          case "UnknownNode":
+            return Effect.fail(new UnknownNode({ id: r.id }))
+          case "AlreadyMember":
+            return Effect.fail(new AlreadyMember({ id: r.id, role: r.role }))
+          case "NotCaughtUp":
+            return Effect.fail(new NotCaughtUp({ id: r.id, match: r.match, commit: r.commit }))
+          case "LastVoter":
+            return Effect.fail(new LastVoter({ id: r.id }))
+        }
+      })
+
+    const members: Effect.Effect<Members> = Effect.sync(() => {
+      const m = core.membership()
+      const s = core.status()
+      const info = (id: NodeId, role: "voter" | "learner"): MemberInfo => ({
+        id,
+        role,
+        address: m.membership.addresses[id],
+        match: id === config.id ? s.lastIndex : core.followerProgress(id)?.match
+      })
+      return {
+        members: [...m.membership.voters.map((id) => info(id, "voter")), ...m.membership.learners.map((id) => info(id, "learner"))],
+        index: m.index,
+        committed: m.committed,
+        rejoining: m.rejoining,
+        leader: s.leader
+      }
+    })
 
     const shape: RaftShape = {
       id: config.id,
@@ -403,7 +591,11 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
       sizes: storage.sizes,
       storedSnapshot: storage.snapshot,
       events: Stream.fromPubSub(events),
-      counters: Effect.sync(() => ({ ...counters }))
+      counters: Effect.sync(() => ({ ...counters })),
+      members,
+      addLearner: (id, address) => change({ _tag: "AddLearner", id, address }),
+      promote: (id) => change({ _tag: "Promote", id }),
+      remove: (id) => change({ _tag: "Remove", id })
     }
     return shape
   })

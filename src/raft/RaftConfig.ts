@@ -55,6 +55,9 @@ export const make = (
     )
   }
   if (new Set(config.peers).size !== config.peers.length) throw new Error(`duplicate peer in ${config.peers.join(",")}`)
-  if (!config.peers.includes(config.id)) throw new Error(`peers ${config.peers.join(",")} must include ${config.id}`)
+  // No peers: a node joining an existing cluster (it learns its configuration from the leader).
+  if (config.peers.length > 0 && !config.peers.includes(config.id)) {
+    throw new Error(`peers ${config.peers.join(",")} must include ${config.id}`)
+  }
   return config
 }

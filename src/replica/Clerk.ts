@@ -65,7 +65,8 @@ const isRetried = (e: unknown): e is NotLeader | Retry | TransportError => {
 export const make = (options: Options): Effect.Effect<Clerk, never, Transport> =>
   Effect.gen(function*() {
     const transport = yield* Transport
-    const servers = options.servers
+    // A leader hint naming a server not listed (a member added since) is added: the cluster grew.
+    const servers = [...options.servers]
     if (servers.length === 0) return yield* Effect.dieMessage("a clerk needs at least one server")
     const pause = Duration.decode(options.retryPause ?? "20 millis")
     const callOptions = options.callTimeout === undefined ? undefined : { timeout: options.callTimeout }
@@ -80,7 +81,9 @@ export const make = (options: Options): Effect.Effect<Clerk, never, Transport> =
               if (e._tag === "TransportError" && e.reason === "Unauthorized") {
                 return Effect.fail(new Unauthorized({ server: e.peer, detail: e.detail }))
               }
-              const hinted = e._tag === "NotLeader" && e.leaderHint !== null ? servers.indexOf(e.leaderHint) : -1
+              const hint = e._tag === "NotLeader" ? e.leaderHint : null
+              if (hint !== null && !servers.includes(hint)) servers.push(hint)
+              const hinted = hint === null ? -1 : servers.indexOf(hint)
               if (hinted >= 0 && hinted !== leader) {
                 leader = hinted
                 return attempt

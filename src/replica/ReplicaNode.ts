@@ -34,6 +34,11 @@ export interface Options {
   readonly raft?: Partial<Omit<RaftConfig.RaftConfig, "id" | "peers">>
   /** TLS and authentication of both ports; default none (a trusted network). */
   readonly security?: Security
+  /**
+   * Join an existing cluster instead of bootstrapping one from `peers` (which then only needs this
+   * node's own entry, and addresses to call): the node waits, a non-voter, for its configuration.
+   */
+  readonly join?: boolean
 }
 
 /**
@@ -123,7 +128,13 @@ export const make = <S, E, E2 = never>(
       // The operator's requests (a snapshot for `kv snapshot save`, a member's status) are clients' too.
       ...transportSecurity(options.security, [...options.clientRequests, ...OpsProtocol.classes.map((c) => c._tag)])
     })
-    const config = RaftConfig.make({ id: options.id, peers: Object.keys(options.peers), ...defaultRaft, ...options.raft })
+    const config = RaftConfig.make({
+      id: options.id,
+      peers: options.join === true ? [] : Object.keys(options.peers),
+      addresses: options.peers,
+      ...defaultRaft,
+      ...options.raft
+    })
     const raft = yield* Raft.make(config).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
     // The service's requests are counted and timed by the transport it serves them on.
     const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft), Effect.provideService(Transport, Metrics.instrument(transport)))

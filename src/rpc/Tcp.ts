@@ -129,6 +129,8 @@ export interface TcpTransport extends TransportShape {
    * under `INBOUND` everything on connections peers dialled to it (whose ids it does not know).
    */
   readonly peerCounters: Effect.Effect<ReadonlyMap<NodeId, PeerCounters>>
+  /** Adds or changes a peer's address (a member added to the cluster at run time); later calls dial it. */
+  readonly setPeerAddress: (peer: NodeId, address: string) => void
 }
 
 /** One peer's traffic (`TcpTransport.peerCounters`). Frames in and out count requests and replies. */
@@ -481,8 +483,10 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       }))
     )))
 
+    // Addresses learned at run time (setPeerAddress) win over `options.peers`, which is read at call time.
+    const learned = new Map<NodeId, string>()
     const connectionTo = (peer: NodeId): PeerConnection | undefined => {
-      const addr = options.peers?.[peer] ?? peer
+      const addr = learned.get(peer) ?? options.peers?.[peer] ?? peer
       let conn = connections.get(addr)
       if (conn !== undefined && !conn.closed) return conn
       const parsed = parseAddress(addr)
@@ -555,6 +559,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
     const transport: TcpTransport = {
       self: options.self,
       address,
+      setPeerAddress: (peer, addr) => void learned.set(peer, addr),
       call,
       serve: (protocol, handlers) =>
         Effect.flatMap(FiberSet.makeRuntime<any, any, never>(), (fork) => dispatcher.register(protocol, handlers, fork as any)),

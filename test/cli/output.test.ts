@@ -27,7 +27,9 @@ afterEach(() => {
 describe("help", () => {
   it("reaches every command", () => {
     expect(leaves.map((n) => n.path)).toEqual([
-      "kv serve", "kv get", "kv put", "kv append", "kv del", "kv status", "kv snapshot save", "kv snapshot status", "kv snapshot restore", "cluster up", "demo", "check",
+      "kv serve", "kv get", "kv put", "kv append", "kv del", "kv status", "kv member list", "kv member add",
+      "kv member promote", "kv member remove", "kv transfer-leader", "kv snapshot save", "kv snapshot status", "kv snapshot restore",
+      "cluster up", "demo", "check",
       "mr run", "mr sequential", "mr coordinator", "mr worker"
     ])
   })
@@ -101,7 +103,7 @@ describe("help", () => {
 
 describe("bad command lines and flag values: one line, concord <command>: …, exit 3", () => {
   const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
-    [["kv", "putt"], `concord kv: unknown command "putt" (did you mean put?); the kv commands are serve, get, put, append, del, status, snapshot (see concord kv --help)`],
+    [["kv", "putt"], `concord kv: unknown command "putt" (did you mean put?); the kv commands are serve, get, put, append, del, status, member, transfer-leader, snapshot (see concord kv --help)`],
     [["frob"], `concord: unknown command "frob"; the commands are kv, cluster, demo, check, mr (see concord --help)`],
     [["kv", "put", "--endpoint", "x", "k", "v"], "concord kv put: unknown option --endpoint (did you mean --endpoints?) (see concord kv put --help)"],
     [["mr", "run", "--wrokers", "3", "--app", "wc", "f"], "concord mr run: unknown option --wrokers (did you mean --workers?) (see concord mr run --help)"],

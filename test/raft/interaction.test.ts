@@ -18,19 +18,46 @@
  *   cut N M / heal     drop / stop dropping messages between N and M
  *   crash N / restart N   drop N's state and queued messages / rebuild it from what it persisted
  *   status N           term, role, leader, vote, commit, applied, log range
+ *   join ID            a new node ID that joins (no bootstrap peers: it waits for the leader's configuration)
+ *   add N ID / promote N ID / remove N ID   a membership change proposed at N
+ *   members N          the configuration N uses (index, committed, and whether the amnesia guard is on)
+ *   wipe N             N loses its disk: it restarts empty as a joining node (amnesia)
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import type { RaftRequest, RaftResponse } from "../../src/raft/core/messages.js"
-import { type CoreConfig, RaftCore, type Ready } from "../../src/raft/core/RaftCore.js"
+import * as Members from "../../src/raft/core/Membership.js"
+import { type ChangeResult, type CoreConfig, RaftCore, type Ready } from "../../src/raft/core/RaftCore.js"
 import { type LogEntry, type NodeId, type Snapshot } from "../../src/raft/core/types.js"
 import { LogModel } from "../../src/storage/internal/LogModel.js"
 
 const dir = join(import.meta.dirname, "testdata")
 const text = new TextDecoder()
 
-const entry = (e: LogEntry) => `${e.index}@${e.term}${e.kind === 1 ? " noop" : ` ${JSON.stringify(text.decode(e.data))}`}`
+const entry = (e: LogEntry) =>
+  `${e.index}@${e.term}${
+    e.kind === 1 ? " noop" : e.kind === 2 ? ` config(${Members.describe(Members.decode(e.data))})` : ` ${JSON.stringify(text.decode(e.data))}`
+  }`
+
+const describeChange = (r: ChangeResult): string => {
+  switch (r._tag) {
+    case "Accepted":
+      return `accepted at ${r.index}@${r.term}: ${Members.describe(r.membership)}`
+    case "NotLeader":
+      return `not the leader (leader ${r.leader ?? "-"})`
+    case "ChangeInProgress":
+      return `change in progress: ${r.detail}`
+    case "UnknownNode":
+      return `unknown node ${r.id}`
+    case "AlreadyMember":
+      return `${r.id} is already a ${r.role}`
+    case "NotCaughtUp":
+      return `${r.id} not caught up (match ${r.match}, commit ${r.commit})`
+    case "LastVoter":
+      return `${r.id} is the last voter`
+  }
+}
 
 const describeRequest = (r: RaftRequest): string => {
   switch (r._tag) {
@@ -60,7 +87,9 @@ const describeResponse = (request: RaftRequest, r: RaftResponse): string => {
 interface Node {
   core: RaftCore | undefined
   now: number
-  readonly storage: LogModel
+  storage: LogModel
+  /** Bootstrap peers: the script's `nodes`, or none for a node that joined. */
+  peers: ReadonlyArray<NodeId>
 }
 
 type Message =
@@ -88,13 +117,16 @@ const world = () => {
     return c
   }
   const build = (id: NodeId, n: Node) => {
-    n.core = new RaftCore({ ...config!, id }, n.storage.persisted(), n.now, [...nodes.keys()].indexOf(id) + 1)
+    n.core = new RaftCore({ ...config!, id, peers: n.peers }, n.storage.persisted(), n.now, [...nodes.keys()].indexOf(id) + 1)
   }
 
   const printReady = (id: NodeId, rd: Ready, out: Array<string>) => {
     out.push(`${id}: ready`)
     if (rd.snapshot !== undefined) out.push(`  persist snapshot ${rd.snapshot.snapshot.index}@${rd.snapshot.snapshot.term}${rd.snapshot.discardLog ? " (discarding the log)" : ""}`)
-    if (rd.hardState !== undefined) out.push(`  persist hardstate term=${rd.hardState.term} vote=${rd.hardState.vote ?? "-"} commit=${rd.hardState.commit}`)
+    if (rd.hardState !== undefined) {
+      const hs = rd.hardState
+      out.push(`  persist hardstate term=${hs.term} vote=${hs.vote ?? "-"} commit=${hs.commit}${hs.rejoin === undefined ? "" : ` rejoin=${hs.rejoin}`}`)
+    }
     if (rd.entries.length > 0) out.push(`  persist entries ${rd.entries.map(entry).join(", ")}`)
     for (const m of rd.messages) out.push(`  send ${m.to} ${describeRequest(m.request)}${rd.sendBeforePersist ? " (while persisting)" : ""}`)
     for (const r of rd.replies) {
@@ -174,7 +206,7 @@ const world = () => {
           maxApplyEntries: 100
         }
         for (const id of ids) {
-          const n: Node = { core: undefined, now: 0, storage: new LogModel() }
+          const n: Node = { core: undefined, now: 0, storage: new LogModel(), peers: ids }
           nodes.set(id, n)
         }
         for (const id of ids) build(id, node(id))
@@ -248,6 +280,40 @@ const world = () => {
       case "status": {
         const s = core(ids[0]!).status()
         out.push(`${s.id}: ${s.role} term=${s.term} leader=${s.leader ?? "-"} vote=${s.vote ?? "-"} commit=${s.commit} applied=${s.applied} log=${s.firstIndex}..${s.lastIndex} snapshot=${s.snapshotIndex}`)
+        break
+      }
+      case "join": {
+        const n: Node = { core: undefined, now: nodes.size > 0 ? node(all()[0]!).now : 0, storage: new LogModel(), peers: [] }
+        nodes.set(ids[0]!, n)
+        build(ids[0]!, n)
+        out.push("ok")
+        break
+      }
+      case "wipe": {
+        const n = node(ids[0]!)
+        n.storage = new LogModel()
+        n.peers = []
+        queue = queue.filter((m) => m.from !== ids[0] && m.to !== ids[0])
+        build(ids[0]!, n)
+        out.push(`${ids[0]}: restarted empty`)
+        break
+      }
+      case "add":
+        out.push(describeChange(core(ids[0]!).proposeChange({ _tag: "AddLearner", id: ids[1]!, address: "" })))
+        break
+      case "promote":
+        out.push(describeChange(core(ids[0]!).proposeChange({ _tag: "Promote", id: ids[1]! })))
+        break
+      case "remove":
+        out.push(describeChange(core(ids[0]!).proposeChange({ _tag: "Remove", id: ids[1]! })))
+        break
+      case "members": {
+        const m = core(ids[0]!).membership()
+        out.push(
+          `${ids[0]}: ${Members.describe(m.membership)} (index ${m.index}${m.committed ? ", committed" : ""}${
+            m.rejoining ? ", rejoining: votes refused" : ""
+          })`
+        )
         break
       }
       default:

@@ -9,7 +9,14 @@ import * as path from "node:path"
 import { describe, expect, it as vit } from "vitest"
 import * as FileStorage from "../../src/storage/FileStorage.js"
 import { segmentName } from "../../src/storage/internal/files.js"
-import { encodeRecord, encodeRecordWithSchema, scan, type WalRecord } from "../../src/storage/internal/record.js"
+import {
+  decodeSnapshotFile,
+  encodeRecord,
+  encodeRecordWithSchema,
+  encodeSnapshotFile,
+  scan,
+  type WalRecord
+} from "../../src/storage/internal/record.js"
 import type { HardState, LogEntry, Persisted, Snapshot } from "../../src/raft/core/types.js"
 import { CorruptLog, type LogStorageShape, StorageError } from "../../src/raft/LogStorage.js"
 import { LogModel } from "../../src/storage/internal/LogModel.js"
@@ -102,9 +109,10 @@ const recordOffsets = (file: Uint8Array) => {
 describe("FileStorage records", () => {
   const nat = fc.nat({ max: Number.MAX_SAFE_INTEGER })
   const record: fc.Arbitrary<WalRecord> = fc.oneof(
-    fc.record({ term: nat, vote: fc.option(fc.string(), { nil: null }), commit: nat })
-      .map((hardState) => ({ _tag: "HardState" as const, hardState })),
-    fc.array(fc.record({ index: nat, term: nat, kind: fc.constantFrom(0 as const, 1 as const), data: fc.uint8Array() }))
+    fc.record({ term: nat, vote: fc.option(fc.string(), { nil: null }), commit: nat, rejoin: nat }, {
+      requiredKeys: ["term", "vote", "commit"]
+    }).map((hardState) => ({ _tag: "HardState" as const, hardState })),
+    fc.array(fc.record({ index: nat, term: nat, kind: fc.constantFrom(0 as const, 1 as const, 2 as const), data: fc.uint8Array() }))
       .map((entries) => ({ _tag: "Entries" as const, entries })),
     fc.record({ index: nat, term: nat, discardLog: fc.boolean() }).map((m) => ({ _tag: "Snapshot" as const, ...m }))
   )
@@ -116,12 +124,23 @@ describe("FileStorage records", () => {
       expect(recordOffsets(bytes).map((x) => x.record)).toEqual([r])
     }), { numRuns: 300 }))
 
+  vit("a snapshot file keeps the configuration at its index; one without (an older file) decodes without", () => {
+    const membership = { voters: ["a", "b"], learners: ["c"], addresses: { c: "127.0.0.1:7003" } }
+    const withConfig: Snapshot = { index: 7, term: 2, data: bytes(1, 2), membership }
+    expect(Either.getOrThrow(decodeSnapshotFile(encodeSnapshotFile(withConfig)))).toEqual(withConfig)
+    const without: Snapshot = { index: 7, term: 2, data: bytes(1, 2) }
+    const decoded = Either.getOrThrow(decodeSnapshotFile(encodeSnapshotFile(without)))
+    expect(decoded).toEqual(without)
+    expect("membership" in decoded).toBe(false)
+  })
+
   vit("values the Schema rejects are rejected before they reach the disk", () => {
     const bad: ReadonlyArray<WalRecord> = [
       { _tag: "HardState", hardState: { term: -1, vote: null, commit: 0 } },
       { _tag: "HardState", hardState: { term: 1, vote: null, commit: 0.5 } },
       { _tag: "Entries", entries: [{ index: 1, term: Number.NaN, kind: 0, data: bytes() }] },
-      { _tag: "Entries", entries: [{ index: 1, term: 1, kind: 2 as 0, data: bytes() }] },
+      { _tag: "Entries", entries: [{ index: 1, term: 1, kind: 3 as 0, data: bytes() }] },
+      { _tag: "HardState", hardState: { term: 1, vote: null, commit: 0, rejoin: -1 } },
       { _tag: "Snapshot", index: 2 ** 53, term: 1, discardLog: false }
     ]
     for (const r of bad) {

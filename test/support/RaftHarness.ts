@@ -121,7 +121,7 @@ export const make = (options: Options) =>
           }
           if (committed === undefined) continue
           const e = core.log.entry(index)
-          if (e === undefined || (e.kind === 1 ? NOOP : decodeCommand(e.data)) !== committed) {
+          if (e === undefined || (e.kind !== 0 ? NOOP : decodeCommand(e.data)) !== committed) {
             die(`leader completeness: leader ${s.id} of term ${s.term} lacks committed index ${index} (${committed})`)
             return
           }
@@ -183,7 +183,7 @@ export const make = (options: Options) =>
     const applier = (i: number, raft: Raft.RaftShape, snapshotMode: boolean) =>
       Stream.runForEach(raft.applied, (msg) =>
         Effect.suspend(() => {
-          if (msg._tag === "Noop") {
+          if (msg._tag === "Noop" || msg._tag === "Membership") {
             // Recorded like a command so that index order and cross-node agreement are still checked.
             const err = checkLogs(i, msg.index, NOOP)
             if (err !== undefined) return Effect.sync(() => die(err))

@@ -192,5 +192,10 @@ const describeEvent = (self: string, e: Raft.RaftEvent, peers: Record<string, st
       return `snapshot at index ${e.index} (${e.bytes} bytes); log compacted`
     case "SnapshotInstalled":
       return `installed the leader's snapshot at index ${e.index} (${e.bytes} bytes)`
+    case "MembershipChanged":
+      return `configuration ${e.index}: voters ${e.membership.voters.join(",") || "-"}` +
+        (e.membership.learners.length > 0 ? `, learners ${e.membership.learners.join(",")}` : "")
+    case "Removed":
+      return `removed from the cluster (configuration ${e.index})`
   }
 }

@@ -15,9 +15,39 @@
  * transfer (§3.10), per-follower progress (probe / replicate / snapshot), batching (proposals are only
  * marked; one AppendEntries per follower carries everything new at the next `ready()`), pipelining
  * (up to `maxInflight` appends in flight), the 6.824 fast log backtracking (conflict term/index).
+ *
+ * **Membership** (`Membership.ts` has the design choice: one server at a time, with learners). The
+ * configuration is a log entry (`EntryKind.Config`) and part of every snapshot; a node uses the latest
+ * one in its log, committed or not, and falls back to the previous one if that entry is truncated. Only
+ * voters campaign, count votes, and count toward commit, reads and CheckQuorum; learners and
+ * non-members still answer votes (a candidate may know them as voters before they do, §4.2.1) but
+ * the candidate counts only its own configuration's voters. The pitfalls:
+ * - a leader changes the configuration only when the previous change has committed and an entry of
+ *   its own term has (the thesis errata: otherwise a leader elected without the uncommitted change of
+ *   a deposed leader could commit a change whose majorities do not intersect that one's);
+ * - a leader removed from the configuration keeps leading (without counting itself) until the removal
+ *   commits, then hands over with TimeoutNow to its most up-to-date voter and steps down;
+ * - a removed member is still sent the log until it holds the committed removal, so it learns it is
+ *   out (and its shell can stop); members that never hear of it cannot disrupt: they fail PreVote
+ *   (their log lacks the removal) and CheckQuorum makes followers ignore them while a leader is alive;
+ * - amnesia: a node that started with no state without bootstrapping (`peers` empty: it joined) may be
+ *   a voter that lost its disk and forgot its votes. It grants no vote and never campaigns until a
+ *   configuration committed at or after the commit index it first heard of shows it is not a voter —
+ *   i.e. until it has been removed (or was only ever a learner) and is re-admitted by a promotion made
+ *   after it came back (`HardState.rejoin`, persisted, so a restart keeps the guard).
  * @internal
  */
-import { type CoreConfig, EntryKind, type HardState, type LogEntry, type NodeId, type Persisted, type Snapshot } from "./types.js"
+import * as Members from "./Membership.js"
+import {
+  type CoreConfig,
+  EntryKind,
+  type HardState,
+  type LogEntry,
+  type Membership,
+  type NodeId,
+  type Persisted,
+  type Snapshot
+} from "./types.js"
 import type {
   AppendEntries,
   AppendEntriesReply,
@@ -93,6 +123,21 @@ export interface Ready {
   readonly readFailures: ReadonlyArray<{ readonly token: number; readonly leader: NodeId | null }>
 }
 
+/** The configuration a node uses now, and how it got there (`RaftCore.membership()`). */
+export interface MembershipStatus {
+  readonly membership: Membership
+  /** The index of the entry (or snapshot) that set it; 0 for the bootstrap configuration. */
+  readonly index: number
+  /** Whether that entry is known to be committed. */
+  readonly committed: boolean
+  /** This node refuses to vote: it joined without state and has not been re-admitted (amnesia guard). */
+  readonly rejoining: boolean
+}
+
+export type ChangeResult =
+  | { readonly _tag: "Accepted"; readonly index: number; readonly term: number; readonly membership: Membership }
+  | Members.Refusal
+
 export type ProposeResult =
   | { readonly _tag: "Accepted"; readonly index: number; readonly term: number }
   | { readonly _tag: "NotLeader"; readonly leader: NodeId | null }
@@ -142,8 +187,17 @@ export class RaftCore {
   private transferee: NodeId | null = null
   private transferDeadline = Infinity
   private rng: number
-  private readonly quorum: number
-  private readonly others: ReadonlyArray<NodeId>
+
+  // membership
+  private members: Membership
+  private membersIndex: number
+  private membersKnown = true
+  /** The bootstrap configuration, used when neither the log nor the snapshot holds one. */
+  private readonly initialMembers: Membership
+  /** Removed members still being sent the log until they hold their committed removal: id -> its index. */
+  private readonly leaving = new Map<NodeId, number>()
+  /** See `HardState.rejoin`: undefined on a node that may vote. */
+  private rejoin: number | undefined
 
   // ReadIndex
   private readRound = 0
@@ -167,7 +221,10 @@ export class RaftCore {
   private readFailures: Array<{ token: number; leader: NodeId | null }> = []
 
   constructor(readonly config: CoreConfig, persisted: Persisted, now: number, seed: number) {
-    assert(config.peers.includes(config.id), () => `peers ${config.peers.join(",")} must include self ${config.id}`)
+    assert(
+      config.peers.length === 0 || config.peers.includes(config.id),
+      () => `peers ${config.peers.join(",")} must include self ${config.id}`
+    )
     this.term = persisted.hardState.term
     this.vote = persisted.hardState.vote
     this.log = new RaftLog(persisted.snapshot, persisted.entries)
@@ -178,9 +235,146 @@ export class RaftCore {
     this.stableIndex = this.log.lastIndex
     this.now = now
     this.rng = (seed | 0) || 0x9e3779b9
-    this.quorum = Math.floor(config.peers.length / 2) + 1
-    this.others = config.peers.filter((p) => p !== config.id)
+    this.initialMembers = Members.bootstrap(config.peers, config.addresses)
+    this.members = this.initialMembers
+    this.membersIndex = 0
+    this.refreshMembership()
+    const empty = persisted.hardState.term === 0 && persisted.hardState.vote === null && persisted.entries.length === 0 &&
+      persisted.snapshot === undefined
+    // A joining node with no state might be a voter that lost its disk: guard until re-admitted.
+    this.rejoin = persisted.hardState.rejoin ?? (empty && config.peers.length === 0 ? 0 : undefined)
+    this.checkRejoin()
     this.resetElectionTimer()
+  }
+
+  // -- membership ------------------------------------------------------------------------------
+
+  /** The voters' majority. */
+  private get quorum(): number {
+    return Math.floor(this.members.voters.length / 2) + 1
+  }
+
+  private get isVoter(): boolean {
+    return Members.isVoter(this.members, this.config.id)
+  }
+
+  /** Voters other than this node: who is asked for votes. */
+  private otherVoters(): Array<NodeId> {
+    return this.members.voters.filter((v) => v !== this.config.id)
+  }
+
+  /**
+   * The configuration in effect at index `i` (the latest configuration entry at or before it). A
+   * joining node does not know the configuration until the leader sends one (`known` false: its
+   * empty bootstrap configuration is a placeholder, not the cluster's).
+   */
+  private membershipAt(i: number): { readonly membership: Membership; readonly index: number; readonly known: boolean } {
+    if (i >= this.membersIndex) return { membership: this.members, index: this.membersIndex, known: this.membersKnown }
+    for (let j = Math.min(i, this.log.lastIndex); j > this.log.snapshotIndex; j--) {
+      const e = this.log.entry(j)!
+      if (e.kind === EntryKind.Config) return { membership: Members.decode(e.data), index: j, known: true }
+    }
+    const s = this.log.snapshot
+    return s?.membership !== undefined
+      ? { membership: s.membership, index: s.index, known: true }
+      : { membership: this.initialMembers, index: 0, known: this.config.peers.length > 0 }
+  }
+
+  /** Recomputes the configuration from the whole log (after a truncation or a snapshot from the leader). */
+  private refreshMembership() {
+    this.membersIndex = Infinity
+    const m = this.membershipAt(this.log.lastIndex)
+    this.members = m.membership
+    this.membersIndex = m.index
+    this.membersKnown = m.known
+  }
+
+  /** Entries from `from` on are new in the log: adopt the last configuration among them. */
+  private noticeNewEntries(from: number) {
+    if (from <= this.membersIndex) return this.refreshMembership()
+    for (let j = this.log.lastIndex; j >= from; j--) {
+      const e = this.log.entry(j)!
+      if (e.kind === EntryKind.Config) {
+        this.members = Members.decode(e.data)
+        this.membersIndex = j
+        this.membersKnown = true
+        return
+      }
+    }
+  }
+
+  /** The amnesia guard is lifted once the configuration committed since this node came back excludes it as voter. */
+  private checkRejoin() {
+    if (this.rejoin === undefined || this.rejoin === 0 || this.commit < this.rejoin - 1) return
+    const committed = this.membershipAt(this.commit)
+    if (committed.known && !Members.isVoter(committed.membership, this.config.id)) this.rejoin = undefined
+  }
+
+  /** A leader replicates to every member but itself, and to removed members until they hold their removal. */
+  private syncProgress() {
+    const wanted = new Set(Members.members(this.members))
+    wanted.delete(this.config.id)
+    for (const id of this.progress.keys()) {
+      if (!wanted.has(id) && !this.leaving.has(id)) {
+        // Removed by the entry just appended: keep sending it the log until it holds the removal.
+        this.leaving.set(id, this.membersIndex)
+      }
+    }
+    for (const id of wanted) {
+      this.leaving.delete(id)
+      if (!this.progress.has(id)) this.progress.set(id, new Progress(this.log.lastIndex + 1, this.config.maxInflight, this.now))
+    }
+  }
+
+  /** A leaving member that acknowledged `commit` ≥ its removal, and holds it, is sent nothing more. */
+  private maybeForget(id: NodeId, p: Progress, commitSent: number) {
+    const removedAt = this.leaving.get(id)
+    if (removedAt === undefined || p.match < removedAt || commitSent < removedAt) return
+    this.leaving.delete(id)
+    this.progress.delete(id)
+  }
+
+  /** The configuration now (latest in the log, committed or not). */
+  membership(): MembershipStatus {
+    return {
+      membership: this.members,
+      index: this.membersIndex,
+      committed: this.membersIndex <= this.commit,
+      rejoining: this.rejoin !== undefined
+    }
+  }
+
+  /**
+   * Proposes a configuration change (leader only): one server at a time, the previous change
+   * committed, and an entry of this leader's term committed (see the module comment).
+   */
+  proposeChange(change: Members.Change): ChangeResult {
+    if (this.role !== "Leader") return { _tag: "NotLeader", leader: this.leader }
+    if (this.transferee !== null) return { _tag: "NotLeader", leader: this.transferee }
+    if (this.membersIndex > this.commit) {
+      return { _tag: "ChangeInProgress", detail: `the configuration at index ${this.membersIndex} is not committed yet` }
+    }
+    if (this.log.term(this.commit) !== this.term) {
+      return { _tag: "ChangeInProgress", detail: `this leader has not committed an entry of its term ${this.term} yet` }
+    }
+    if (change._tag === "Promote") {
+      const p = this.progress.get(change.id)
+      if (p !== undefined && Members.isLearner(this.members, change.id)) {
+        // Caught up: holds everything committed and answered within an election timeout.
+        const active = this.now - p.lastActiveAt < this.config.electionTimeoutMs
+        if (p.match < this.commit || !active) return { _tag: "NotCaughtUp", id: change.id, match: p.match, commit: this.commit }
+      }
+    }
+    const next = Members.apply(this.members, change)
+    if (Members.isRefusal(next)) return next
+    const entry: LogEntry = { index: this.log.lastIndex + 1, term: this.term, kind: EntryKind.Config, data: Members.encode(next) }
+    this.log.append(entry)
+    this.members = next
+    this.membersIndex = entry.index
+    this.syncProgress()
+    this.appendNeeded = true
+    if (this.transferee !== null && !Members.isVoter(next, this.transferee)) this.abortTransfer()
+    return { _tag: "Accepted", index: entry.index, term: entry.term, membership: next }
   }
 
   // -- queries ---------------------------------------------------------------------------------
@@ -229,6 +423,12 @@ export class RaftCore {
     readonly inflight: number
   }> {
     return [...this.progress].map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, inflight: p.inflights.length }))
+  }
+
+  /** Each follower's match index and when it last answered (leader only): for "caught up" displays. */
+  followerProgress(id: NodeId): { readonly match: number; readonly lastActiveAt: number } | undefined {
+    const p = this.progress.get(id)
+    return p === undefined ? undefined : { match: p.match, lastActiveAt: p.lastActiveAt }
   }
 
   // -- input -----------------------------------------------------------------------------------
@@ -283,7 +483,7 @@ export class RaftCore {
   ready(): Ready {
     if (this.appendNeeded) {
       this.appendNeeded = false
-      if (this.role === "Leader") for (const p of this.others) this.sendAppend(p)
+      if (this.role === "Leader") for (const p of this.progress.keys()) this.sendAppend(p)
     }
     if (this.readRoundOpen) {
       this.readRoundOpen = false
@@ -297,7 +497,7 @@ export class RaftCore {
     // brings it up to date.
     const termOrVote = this.termOrVoteChanged()
     const writing = entries.length > 0 || snapshot !== undefined || termOrVote
-    const hardState = writing && this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.commit } : undefined
+    const hardState = writing && this.hardStateChanged() ? this.hardState() : undefined
     const applySnapshot = this.applySnapshot
     const committed = this.log.slice(this.applied + 1, Math.min(this.commit, this.log.lastIndex) + 1)
       .slice(0, this.config.maxApplyEntries)
@@ -341,11 +541,25 @@ export class RaftCore {
       if (this.transferee !== null && this.now >= this.transferDeadline) this.abortTransfer()
       if (this.now >= this.heartbeatDeadline) {
         if (this.config.checkQuorum && !this.hasActiveQuorum()) return this.becomeFollower(this.term, null)
+        // A removed member that is gone (silent for an election timeout) is not told of its removal.
+        for (const [id, removedAt] of this.leaving) {
+          const p = this.progress.get(id)
+          if (removedAt <= this.commit && (p === undefined || this.now - p.lastActiveAt >= this.config.electionTimeoutMs)) {
+            this.leaving.delete(id)
+            this.progress.delete(id)
+          }
+        }
         this.broadcastHeartbeat()
       }
     } else if (this.now >= this.electionDeadline) {
-      this.campaign(this.config.preVote ? "pre" : "real")
+      // Learners, non-members and nodes under the amnesia guard never campaign.
+      if (this.mayCampaign()) this.campaign(this.config.preVote ? "pre" : "real")
+      else this.resetElectionTimer()
     }
+  }
+
+  private mayCampaign(): boolean {
+    return this.isVoter && this.rejoin === undefined
   }
 
   private random(): number {
@@ -369,9 +583,9 @@ export class RaftCore {
    * timeout plus one heartbeat (etcd checks once per timeout window, which can take two).
    */
   private hasActiveQuorum(): boolean {
-    let active = 1
-    for (const p of this.progress.values()) {
-      if (this.now - p.lastActiveAt < this.config.electionTimeoutMs) active++
+    let active = this.isVoter ? 1 : 0
+    for (const [id, p] of this.progress) {
+      if (Members.isVoter(this.members, id) && this.now - p.lastActiveAt < this.config.electionTimeoutMs) active++
     }
     return active >= this.quorum
   }
@@ -387,6 +601,7 @@ export class RaftCore {
     this.role = "Follower"
     this.leader = leader
     this.progress.clear()
+    this.leaving.clear()
     this.transferee = null
     this.transferDeadline = Infinity
     this.resetElectionTimer()
@@ -408,7 +623,7 @@ export class RaftCore {
     }
     this.resetElectionTimer()
     if (this.votes.size >= this.quorum) return this.wonElection()
-    for (const p of this.others) {
+    for (const p of this.otherVoters()) {
       this.send(p, {
         _tag: "RequestVote",
         term,
@@ -432,7 +647,8 @@ export class RaftCore {
     this.transferee = null
     this.transferDeadline = Infinity
     this.progress.clear()
-    for (const p of this.others) this.progress.set(p, new Progress(this.log.lastIndex + 1, this.config.maxInflight, this.now))
+    this.leaving.clear()
+    this.syncProgress()
     this.readRound = 0
     if (this.config.leaderNoop) {
       this.log.append({ index: this.log.lastIndex + 1, term: this.term, kind: EntryKind.Noop, data: new Uint8Array(0) })
@@ -440,7 +656,7 @@ export class RaftCore {
     // Assert leadership at once (followers reset their timers) and start probing their logs.
     this.broadcastHeartbeat()
     this.appendNeeded = true
-    if (this.others.length === 0) this.maybeCommit()
+    if (this.otherVoters().length === 0) this.maybeCommit()
   }
 
   // -- sending ---------------------------------------------------------------------------------
@@ -533,7 +749,8 @@ export class RaftCore {
     const canVote = req.preVote
       ? req.term > this.term || this.vote === req.candidate || (this.vote === null && this.leader === null)
       : this.vote === null || this.vote === req.candidate
-    const granted = canVote && this.log.isUpToDate(req.lastIndex, req.lastTerm)
+    // Under the amnesia guard this node may have voted in this term before it lost its state.
+    const granted = canVote && this.rejoin === undefined && this.log.isUpToDate(req.lastIndex, req.lastTerm)
     if (granted && !req.preVote) {
       this.vote = req.candidate
       this.resetElectionTimer()
@@ -554,6 +771,7 @@ export class RaftCore {
       ({ term: this.term, success: false, match: 0, conflictIndex, conflictTerm })
     if (req.term < this.term) return reject(0, 0)
     this.heardFromLeader(req.term, req.leader)
+    if (this.rejoin === 0) this.rejoin = req.commit + 1
     let prevIndex = req.prevIndex
     let entries: ReadonlyArray<LogEntry> = req.entries
     const snapIndex = this.log.snapshotIndex
@@ -578,10 +796,11 @@ export class RaftCore {
       this.unstableFrom = Math.min(this.unstableFrom, firstWritten)
       this.stableIndex = Math.min(this.stableIndex, firstWritten - 1)
       this.persistingTo = Math.min(this.persistingTo, firstWritten - 1)
+      this.noticeNewEntries(firstWritten)
     }
     const match = prevIndex + entries.length
     const newCommit = Math.min(req.commit, match)
-    if (newCommit > this.commit) this.commit = newCommit
+    if (newCommit > this.commit) this.advanceCommit(newCommit)
     return { term: this.term, success: true, match, conflictIndex: 0, conflictTerm: 0 }
   }
 
@@ -589,7 +808,7 @@ export class RaftCore {
     if (req.term < this.term) return { term: this.term, readRound: 0 }
     this.heardFromLeader(req.term, req.leader)
     const newCommit = Math.min(req.commit, this.log.lastIndex)
-    if (newCommit > this.commit) this.commit = newCommit
+    if (newCommit > this.commit) this.advanceCommit(newCommit)
     return { term: this.term, readRound: req.readRound }
   }
 
@@ -597,14 +816,17 @@ export class RaftCore {
     if (req.term < this.term) return { term: this.term, match: 0 }
     this.heardFromLeader(req.term, req.leader)
     const s = req.snapshot
+    if (this.rejoin === 0) this.rejoin = s.index + 1
     if (s.index <= this.commit) return { term: this.term, match: this.commit }
     if (this.log.term(s.index) === s.term) {
       // We hold that entry already: the log through it is committed, no need to replace anything.
-      this.commit = s.index
+      this.advanceCommit(s.index)
       return { term: this.term, match: s.index }
     }
     this.log.restore(s)
+    this.refreshMembership()
     this.commit = s.index
+    this.checkRejoin()
     this.applySnapshot = s
     this.pendingSnapshot = { snapshot: s, discardLog: true }
     this.unstableFrom = s.index + 1
@@ -614,7 +836,13 @@ export class RaftCore {
   }
 
   private onTimeoutNow(from: NodeId, req: TimeoutNow) {
-    if (req.term === this.term && this.role === "Follower" && this.leader === from) this.campaign("transfer")
+    if (req.term === this.term && this.role === "Follower" && this.leader === from && this.mayCampaign()) this.campaign("transfer")
+  }
+
+  /** A follower learned a higher commit index. */
+  private advanceCommit(index: number) {
+    this.commit = index
+    this.checkRejoin()
   }
 
   // -- responses to our requests ---------------------------------------------------------------
@@ -645,7 +873,8 @@ export class RaftCore {
     const current = req.preVote
       ? this.role === "PreCandidate" && req.term === this.term + 1
       : this.role === "Candidate" && req.term === this.term
-    if (!current || this.votes.has(from)) return
+    // Only the voters of this node's configuration count.
+    if (!current || this.votes.has(from) || !Members.isVoter(this.members, from)) return
     this.votes.set(from, resp.granted)
     let granted = 0
     for (const v of this.votes.values()) if (v) granted++
@@ -670,13 +899,18 @@ export class RaftCore {
       if (p.state === "Probe") p.becomeReplicate()
       else if (p.state === "Snapshot" && p.match >= p.pendingSnapshot) p.becomeProbe()
       if (updated) this.maybeCommit()
+      if (this.role !== "Leader") return
       if (this.transferee === from && p.match === this.log.lastIndex) this.sendTimeoutNow(from)
-      this.sendAppend(from)
+      this.maybeForget(from, p, req.commit)
+      if (this.progress.has(from)) this.sendAppend(from)
       return
     }
     const rejected = req.prevIndex
     if (p.state === "Replicate") {
-      if (rejected <= p.match) return // stale: the logs matched beyond this point already
+      // Stale only if everything it carried is matched already. A network that reorders can deliver
+      // an append after the one it follows was rejected (its prev not there yet): its entries were
+      // dropped, and nothing else will resend them, so probe again from the match point.
+      if (req.prevIndex + req.entries.length <= p.match) return
       p.becomeProbe()
     } else if (p.state === "Probe") {
       if (rejected !== p.next - 1) return // an answer to an earlier probe
@@ -701,7 +935,8 @@ export class RaftCore {
       p.readAck = resp.readRound
       this.releaseReads()
     }
-    if (p.match < this.log.lastIndex) this.sendAppend(from)
+    this.maybeForget(from, p, req.commit)
+    if (this.progress.has(from) && p.match < this.log.lastIndex) this.sendAppend(from)
   }
 
   private onSnapshotResponse(from: NodeId, req: InstallSnapshot, resp: InstallSnapshotReply) {
@@ -710,7 +945,7 @@ export class RaftCore {
     if (resp.match > p.match) p.match = resp.match
     if (p.state === "Snapshot") p.becomeProbe()
     this.maybeCommit()
-    this.sendAppend(from)
+    if (this.role === "Leader") this.sendAppend(from)
   }
 
   private onFailure(to: NodeId, request: RaftRequest) {
@@ -732,19 +967,40 @@ export class RaftCore {
   // -- commit, reads, transfer, compaction -----------------------------------------------------
 
   private maybeCommit() {
-    const matches = [this.stableIndex]
-    for (const p of this.progress.values()) matches.push(p.match)
+    // A leader being removed manages the cluster without counting itself (thesis §4.2.2).
+    const matches = this.isVoter ? [this.stableIndex] : []
+    for (const [id, p] of this.progress) if (Members.isVoter(this.members, id)) matches.push(p.match)
     matches.sort((a, b) => b - a)
-    const q = matches[this.quorum - 1]!
+    const q = matches[this.quorum - 1] ?? 0
     // Only entries of the current term are committed by counting replicas (§5.4.2).
     if (q > this.commit && this.log.term(q) === this.term) {
       this.commit = q
+      this.checkRejoin()
       if (this.readsAwaitingCommit.length > 0) {
         const waiting = this.readsAwaitingCommit
         this.readsAwaitingCommit = []
         for (const token of waiting) this.readIndex(token)
       }
+      if (!this.isVoter && this.membersIndex <= this.commit) this.stepDownRemoved()
     }
+  }
+
+  /**
+   * This leader's removal committed: tell every member the commit index (so the removal takes hold at
+   * once), hand leadership to the most up-to-date voter, and step down.
+   */
+  private stepDownRemoved() {
+    this.broadcastHeartbeat()
+    let best: NodeId | undefined
+    let bestMatch = -1
+    for (const [id, p] of this.progress) {
+      if (Members.isVoter(this.members, id) && p.match > bestMatch) {
+        best = id
+        bestMatch = p.match
+      }
+    }
+    if (best !== undefined && bestMatch === this.log.lastIndex) this.sendTimeoutNow(best)
+    this.becomeFollower(this.term, null)
   }
 
   private readIndex(token: number) {
@@ -757,7 +1013,7 @@ export class RaftCore {
       this.readsAwaitingCommit.push(token)
       return
     }
-    if (this.others.length === 0) {
+    if (this.otherVoters().length === 0 && this.isVoter) {
       this.reads.push({ token, index: this.commit })
       return
     }
@@ -769,10 +1025,10 @@ export class RaftCore {
   }
 
   private releaseReads() {
-    const acks = [this.readRound]
-    for (const p of this.progress.values()) acks.push(p.readAck)
+    const acks = this.isVoter ? [this.readRound] : []
+    for (const [id, p] of this.progress) if (Members.isVoter(this.members, id)) acks.push(p.readAck)
     acks.sort((a, b) => b - a)
-    const confirmed = acks[this.quorum - 1]!
+    const confirmed = acks[this.quorum - 1] ?? 0
     let n = 0
     while (n < this.pendingReads.length && this.pendingReads[n]!.round <= confirmed) n++
     for (const r of this.pendingReads.splice(0, n)) this.reads.push({ token: r.token, index: r.index })
@@ -787,7 +1043,7 @@ export class RaftCore {
   }
 
   private transferLeadership(to: NodeId) {
-    if (this.role !== "Leader" || to === this.config.id || !this.progress.has(to)) return
+    if (this.role !== "Leader" || to === this.config.id || !this.progress.has(to) || !Members.isVoter(this.members, to)) return
     this.transferee = to
     this.transferDeadline = this.now + this.config.electionTimeoutMs
     const p = this.progress.get(to)!
@@ -808,13 +1064,19 @@ export class RaftCore {
     if (index <= this.log.snapshotIndex) return
     assert(index <= this.applied, () => `snapshot at ${index} beyond the applied index ${this.applied}`)
     const term = this.log.term(index)!
-    const snapshot: Snapshot = { index, term, data }
+    const at = this.membershipAt(index)
+    const snapshot: Snapshot = at.known ? { index, term, data, membership: at.membership } : { index, term, data }
     this.log.compact(snapshot)
     this.pendingSnapshot = { snapshot, discardLog: this.pendingSnapshot?.discardLog === true }
   }
 
+  private hardState(): HardState {
+    const hs = { term: this.term, vote: this.vote, commit: this.commit }
+    return this.rejoin === undefined ? hs : { ...hs, rejoin: this.rejoin }
+  }
+
   private hardStateChanged(): boolean {
-    return this.termOrVoteChanged() || this.savedHardState.commit !== this.commit
+    return this.termOrVoteChanged() || this.savedHardState.commit !== this.commit || this.savedHardState.rejoin !== this.rejoin
   }
 
   private termOrVoteChanged(): boolean {

@@ -3,21 +3,24 @@
  *
  * A record is `u32 length | u32 crc32(payload) | payload`, little-endian (the byte order of every
  * machine we run on, and etcd's WAL's), where `payload` is the msgpack of one tagged tuple:
- * - `[0, term, vote, commit]`: the hard state;
+ * - `[0, term, vote, commit]` or `[0, term, vote, commit, rejoin]`: the hard state (`rejoin` only on a
+ *   node under the amnesia guard, see `HardState.rejoin`);
  * - `[1, [entry…]]`: entries, with `LogModel.append`'s overwrite semantics (they replace every stored
  *   entry from the first one's index on), each entry encoded by `LogEntrySchema`;
  * - `[2, index, term, discardLog]`: a snapshot marker (the snapshot itself is a file in `snap/`).
  * Tuples with a numeric tag rather than tagged structs: a struct would store its key names in every
  * record.
  *
- * A snapshot file is one record of the same framing whose payload is `[index, term, data]`.
+ * A snapshot file is one record of the same framing whose payload is `[index, term, data]` or
+ * `[index, term, data, membership]` (the cluster configuration at `index`, `Membership` as a struct;
+ * files written before membership existed have none and mean the bootstrap configuration).
  * @internal
  */
 import { Either, Schema } from "effect"
 import * as zlib from "node:zlib"
 import * as Codec from "../../codec/Codec.js"
 import type { HardState, LogEntry, Snapshot } from "../../raft/core/types.js"
-import { LogEntrySchema } from "../../raft/Messages.js"
+import { LogEntrySchema, MembershipSchema } from "../../raft/Messages.js"
 
 /** One WAL record, decoded. */
 export type WalRecord =
@@ -34,14 +37,20 @@ const RecordSchema = Schema.Union(
     Schema.Literal(TAG_HARD_STATE),
     Schema.NonNegativeInt,
     Schema.NullOr(Schema.String),
-    Schema.NonNegativeInt
+    Schema.NonNegativeInt,
+    Schema.optionalElement(Schema.NonNegativeInt)
   ),
   Schema.Tuple(Schema.Literal(TAG_ENTRIES), Schema.Array(LogEntrySchema)),
   Schema.Tuple(Schema.Literal(TAG_SNAPSHOT), Schema.NonNegativeInt, Schema.NonNegativeInt, Schema.Boolean)
 )
 const recordCodec = Codec.make(RecordSchema, "WAL record")
 
-const SnapshotFileSchema = Schema.Tuple(Schema.NonNegativeInt, Schema.NonNegativeInt, Schema.Uint8ArrayFromSelf)
+const SnapshotFileSchema = Schema.Tuple(
+  Schema.NonNegativeInt,
+  Schema.NonNegativeInt,
+  Schema.Uint8ArrayFromSelf,
+  Schema.optionalElement(MembershipSchema)
+)
 const snapshotFileCodec = Codec.make(SnapshotFileSchema, "snapshot file")
 
 /** Bytes before a record's payload: length and CRC. */
@@ -68,8 +77,8 @@ const invalid = (what: string, value: unknown): never => {
   throw new Error(`LogStorage: invalid ${what}: ${JSON.stringify(value, (_, v) => v instanceof Uint8Array ? `<${v.length} bytes>` : v)}`)
 }
 
-const plainEntry = (e: LogEntry): readonly [number, number, 0 | 1, Uint8Array] => {
-  if (!(isNat(e.index) && isNat(e.term) && (e.kind === 0 || e.kind === 1) && e.data instanceof Uint8Array)) {
+const plainEntry = (e: LogEntry): readonly [number, number, 0 | 1 | 2, Uint8Array] => {
+  if (!(isNat(e.index) && isNat(e.term) && (e.kind === 0 || e.kind === 1 || e.kind === 2) && e.data instanceof Uint8Array)) {
     return invalid("log entry", e)
   }
   return [e.index, e.term, e.kind, e.data]
@@ -79,11 +88,11 @@ const plainEntry = (e: LogEntry): readonly [number, number, 0 | 1, Uint8Array] =
 export const encodeRecord = (record: WalRecord): Uint8Array => {
   switch (record._tag) {
     case "HardState": {
-      const { commit, term, vote } = record.hardState
-      if (!(isNat(term) && isNat(commit) && (vote === null || typeof vote === "string"))) {
+      const { commit, rejoin, term, vote } = record.hardState
+      if (!(isNat(term) && isNat(commit) && (vote === null || typeof vote === "string") && (rejoin === undefined || isNat(rejoin)))) {
         return invalid("hard state", record.hardState)
       }
-      return frame(Codec.pack([TAG_HARD_STATE, term, vote, commit]))
+      return frame(Codec.pack(rejoin === undefined ? [TAG_HARD_STATE, term, vote, commit] : [TAG_HARD_STATE, term, vote, commit, rejoin]))
     }
     case "Entries":
       return frame(Codec.pack([TAG_ENTRIES, record.entries.map(plainEntry)]))
@@ -98,7 +107,10 @@ export const encodeRecord = (record: WalRecord): Uint8Array => {
 const fromTuple = (t: typeof RecordSchema.Type): WalRecord => {
   switch (t[0]) {
     case TAG_HARD_STATE:
-      return { _tag: "HardState", hardState: { term: t[1], vote: t[2], commit: t[3] } }
+      return {
+        _tag: "HardState",
+        hardState: t[4] === undefined ? { term: t[1], vote: t[2], commit: t[3] } : { term: t[1], vote: t[2], commit: t[3], rejoin: t[4] }
+      }
     case TAG_ENTRIES:
       return { _tag: "Entries", entries: t[1] }
     case TAG_SNAPSHOT:
@@ -108,13 +120,21 @@ const fromTuple = (t: typeof RecordSchema.Type): WalRecord => {
 
 /** A snapshot file's bytes (rare and large: the Schema's checks cost nothing here). */
 export const encodeSnapshotFile = (snapshot: Snapshot): Uint8Array =>
-  frame(snapshotFileCodec.encode([snapshot.index, snapshot.term, snapshot.data]))
+  frame(snapshotFileCodec.encode(
+    snapshot.membership === undefined
+      ? [snapshot.index, snapshot.term, snapshot.data]
+      : [snapshot.index, snapshot.term, snapshot.data, snapshot.membership]
+  ))
 
 /** The Schema encoding of a record, which `encodeRecord` reproduces by hand (for tests). */
 export const encodeRecordWithSchema = (record: WalRecord): Uint8Array => {
   switch (record._tag) {
     case "HardState":
-      return frame(recordCodec.encode([TAG_HARD_STATE, record.hardState.term, record.hardState.vote, record.hardState.commit]))
+      return frame(recordCodec.encode(
+        record.hardState.rejoin === undefined
+          ? [TAG_HARD_STATE, record.hardState.term, record.hardState.vote, record.hardState.commit]
+          : [TAG_HARD_STATE, record.hardState.term, record.hardState.vote, record.hardState.commit, record.hardState.rejoin]
+      ))
     case "Entries":
       return frame(recordCodec.encode([TAG_ENTRIES, record.entries]))
     case "Snapshot":
@@ -151,7 +171,8 @@ export const decodeSnapshotFile = (bytes: Uint8Array): Either.Either<Snapshot, D
   }
   return Either.match(snapshotFileCodec.decode(payload), {
     onLeft: (e) => Either.left({ offset: HEADER_BYTES, detail: e.message }),
-    onRight: ([index, term, data]) => Either.right({ index, term, data })
+    onRight: ([index, term, data, membership]) =>
+      Either.right(membership === undefined ? { index, term, data } : { index, term, data, membership })
   })
 }
 
