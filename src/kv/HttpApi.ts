@@ -181,7 +181,8 @@ export const serve = (
   options: Options
 ): Effect.Effect<{ readonly port: number }, HttpServerError.ServeError, Transport | Scope.Scope> =>
   serveBackend({
-    client: KvClient.make({ servers: options.servers, callTimeout: "2 seconds", limits: options.limits ?? Limits.defaults }),
+    // The node's transport learns members added later (their addresses come with the configuration).
+    client: KvClient.make({ servers: options.servers, callTimeout: "2 seconds", limits: options.limits ?? Limits.defaults, followUnlisted: true }),
     status: kv.status,
     local: (key) => Effect.map(kv.replica.local, (local) => ({ key, value: Kv.get(local.state, key), applied: local.applied })),
     members: {

@@ -28,6 +28,8 @@ export interface Options {
   readonly retryPause?: Duration.DurationInput
   /** Key and value limits, checked before sending. Default `Limits.defaults` (the servers'). */
   readonly limits?: Limits.Limits
+  /** See `Clerk.Options.followUnlisted`: follow a leader hint naming a member added since. Default false. */
+  readonly followUnlisted?: boolean
 }
 
 export interface OperationOptions {

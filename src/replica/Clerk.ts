@@ -24,6 +24,13 @@ export interface Options {
   readonly callTimeout?: Duration.DurationInput
   /** Pause after every server failed once in a row. Default 20 ms. */
   readonly retryPause?: Duration.DurationInput
+  /**
+   * Follow a leader hint that names a server not in `servers` (a member added to the cluster since),
+   * adding it to the list. Only for a clerk whose servers are node ids on a transport that learns new
+   * members' addresses (a node's own); elsewhere a hint is a name the transport cannot dial (a sharded
+   * group's servers are addresses, its hints ids). Default false: such a hint is ignored.
+   */
+  readonly followUnlisted?: boolean
 }
 
 /** What a call ends with: the request's own failures, minus those the clerk retries, or a refusal. */
@@ -65,7 +72,7 @@ const isRetried = (e: unknown): e is NotLeader | Retry | TransportError => {
 export const make = (options: Options): Effect.Effect<Clerk, never, Transport> =>
   Effect.gen(function*() {
     const transport = yield* Transport
-    // A leader hint naming a server not listed (a member added since) is added: the cluster grew.
+    // With `followUnlisted`, a hint naming a server not listed is added: the cluster grew.
     const servers = [...options.servers]
     if (servers.length === 0) return yield* Effect.dieMessage("a clerk needs at least one server")
     const pause = Duration.decode(options.retryPause ?? "20 millis")
@@ -82,7 +89,7 @@ export const make = (options: Options): Effect.Effect<Clerk, never, Transport> =
                 return Effect.fail(new Unauthorized({ server: e.peer, detail: e.detail }))
               }
               const hint = e._tag === "NotLeader" ? e.leaderHint : null
-              if (hint !== null && !servers.includes(hint)) servers.push(hint)
+              if (hint !== null && options.followUnlisted === true && !servers.includes(hint)) servers.push(hint)
               const hinted = hint === null ? -1 : servers.indexOf(hint)
               if (hinted >= 0 && hinted !== leader) {
                 leader = hinted

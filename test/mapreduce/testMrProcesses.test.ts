@@ -1,6 +1,6 @@
 /**
  * The 7 test-mr.sh scenarios with real processes: `concord mr coordinator` and `concord mr worker`
- * processes (run from source through tsx) talking TCP on loopback, in a fresh temporary directory per
+ * processes (the CLI as shipped: bundled from source once per run) talking TCP on loopback, in a fresh temporary directory per
  * scenario, with the books as inputs. Same steps and pass conditions as the script (SPEC-6824 §7.3),
  * plus: every process must exit by itself (workers after the coordinator), and `concord mr run`
  * end to end.
@@ -11,21 +11,29 @@
  */
 import { Effect, Layer } from "effect"
 import { NodeFileSystem } from "@effect/platform-node"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { createRequire } from "node:module"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as App from "../../src/mapreduce/App.js"
 import * as Sequential from "../../src/mapreduce/Sequential.js"
 import { checkJobCount, checkMapParallelism, checkReduceParallelism } from "./support/checks.js"
 import { BOOKS_DIR, books } from "./support/MrHarness.js"
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..")
-const MAIN = join(ROOT, "src/cli/main.ts")
-// `--import tsx` would resolve from each process's working directory (a temp dir): pass the loader's URL.
+// Each process runs the bundled CLI: started from source through tsx, every one of the ~40 processes
+// would compile the source again (seconds of CPU each on 2 cores, most of this file's time).
+const BUILD = mkdtempSync(join(tmpdir(), "concord-mr-bundle-"))
+const BUNDLE = join(BUILD, "concord.mjs")
+beforeAll(() => {
+  execFileSync(process.execPath, [join(ROOT, "scripts/bundle-cli.mjs"), BUNDLE], { cwd: ROOT })
+}, 60_000)
+afterAll(() => rmSync(BUILD, { recursive: true, force: true }))
+// A user's app written in TypeScript needs the tsx loader; `--import tsx` would resolve from the
+// process's working directory (a temp dir): pass the loader's URL.
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 const INPUTS = books.map((b) => join(BOOKS_DIR, b.name))
 /** test-mr.sh kills every process after 180 s; a scenario here must be done well within that. */
@@ -37,8 +45,8 @@ class Proc {
   stdout = ""
   stderr = ""
   code: number | undefined
-  constructor(readonly name: string, args: ReadonlyArray<string>, cwd: string) {
-    this.child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
+  constructor(readonly name: string, args: ReadonlyArray<string>, cwd: string, tsx = false) {
+    this.child = spawn(process.execPath, [...(tsx ? ["--import", TSX] : []), BUNDLE, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
     this.child.stdout!.on("data", (d: Buffer) => void (this.stdout += d.toString()))
     this.child.stderr!.on("data", (d: Buffer) => void (this.stderr += d.toString()))
     this.exited = new Promise((resolve) => {
@@ -63,8 +71,8 @@ class Scenario {
   readonly dir = mkdtempSync(join(tmpdir(), "concord-mr-"))
   readonly procs: Array<Proc> = []
   private nextWorker = 1
-  start(name: string, args: ReadonlyArray<string>) {
-    const p = new Proc(name, args, this.dir)
+  start(name: string, args: ReadonlyArray<string>, options?: { readonly tsx?: boolean }) {
+    const p = new Proc(name, args, this.dir, options?.tsx)
     this.procs.push(p)
     return p
   }
@@ -265,7 +273,7 @@ describe.concurrent("test-mr.sh with real processes over TCP", () => {
     // The first map call crashes its worker. Its task still holds a 10 s lease, but it is the phase's
     // straggler: once the other maps are done, the idle worker runs it again as a backup.
     const app = join(ROOT, "test/mapreduce/support/crashOnce.ts")
-    const run = s.start("run", ["mr", "run", "--app", app, "--workers", "2", "--progress", "log", ...INPUTS])
+    const run = s.start("run", ["mr", "run", "--app", app, "--workers", "2", "--progress", "log", ...INPUTS], { tsx: true })
     expect(await run.exited).toBe(0)
     expect(run.stderr.match(/worker \d exited \(code 1\); restarting it/g)).toHaveLength(1)
     // (On a machine so loaded that the other maps take over 10 s, the lease expires first instead.)
