@@ -9,6 +9,7 @@
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Logger } from "effect"
+import * as Bound from "../internal/metrics.js"
 import * as Certs from "./certs.js"
 import * as Check from "./check.js"
 import * as Cluster from "./cluster.js"
@@ -47,6 +48,7 @@ const teardown = <E, A>(exit: Exit.Exit<A, E>, onExit: (code: number) => void): 
 const logToStderr = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 
 concord.run(process.argv).pipe(
+  Bound.withoutFiberMetrics,
   Effect.provide(NodeContext.layer),
   Effect.provide(logToStderr),
   NodeRuntime.runMain({ disableErrorReporting: true, teardown })

@@ -11,7 +11,8 @@
  * Durations come from `Clock`, never the wall clock.
  * @since 0.1.0
  */
-import { Cause, Clock, Effect, Exit, Metric, MetricBoundaries } from "effect"
+import { Cause, Effect, Exit, Metric, MetricBoundaries, MetricKey, MetricLabel } from "effect"
+import * as Bound from "../internal/metrics.js"
 import type { LogStorageShape } from "../raft/LogStorage.js"
 import type { RaftShape } from "../raft/Raft.js"
 import * as Tcp from "../rpc/Tcp.js"
@@ -22,31 +23,18 @@ import * as Prometheus from "./Prometheus.js"
 export const NODE_LABEL = "node"
 
 /** Requests a service served (the KV, controller and shard protocols), by service, operation and outcome. */
-export const requests = Metric.counter("concord_requests_total", {
+export const requestsKey = MetricKey.counter("concord_requests_total", {
   description: "Client requests served, by service, operation and outcome (ok, or the error's tag)"
 })
+export const requests = Metric.fromMetricKey(requestsKey)
 
 /** Time to serve a request, in seconds, by service and operation. */
-export const requestSeconds = Metric.histogram(
+export const requestSecondsKey = MetricKey.histogram(
   "concord_request_duration_seconds",
   MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 14 }),
   "Time from a request's arrival to its answer, by service and operation"
 )
-
-// One tagged metric per label set, made once: tagging makes a new key every time.
-const tagged = new Map<string, { readonly count: typeof requests; readonly seconds: typeof requestSeconds }>()
-const metricsFor = (service: string, op: string, outcome: string) => {
-  const key = `${service}\u0000${op}\u0000${outcome}`
-  let m = tagged.get(key)
-  if (m === undefined) {
-    m = {
-      count: requests.pipe(Metric.tagged("service", service), Metric.tagged("op", op), Metric.tagged("outcome", outcome)),
-      seconds: requestSeconds.pipe(Metric.tagged("service", service), Metric.tagged("op", op))
-    }
-    tagged.set(key, m)
-  }
-  return m
-}
+export const requestSeconds = Metric.fromMetricKey(requestSecondsKey)
 
 const opOf = (request: AnyRequest): string => {
   const op = (request as { readonly op?: unknown }).op
@@ -67,24 +55,45 @@ const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {
  * The transport with every handler the service serves on it counted and timed (`requests`,
  * `requestSeconds`): the service's code is unchanged, and every service is counted the same way.
  * The operation is the request's `op` field when it has one (a KV write: put, append, delete), else its
- * tag.
+ * tag. `labels` go on every series (a node's id: `Bound.currentLabels` under `Effect.tagMetrics`);
+ * each label set's metrics are bound once (see `internal/metrics.ts`: a tagged update costs a new key).
  */
-export const instrument = <T extends TransportShape>(transport: T): T => ({
-  ...transport,
-  serve: <Req extends AnyRequest, R>(protocol: Protocol<Req>, handlers: Handlers<Req, R>) => {
-    const wrapped: Record<string, (request: any) => Effect.Effect<any, any, R>> = {}
-    for (const [tag, handler] of Object.entries(handlers as Record<string, (request: any) => Effect.Effect<any, any, R>>)) {
-      wrapped[tag] = (request: AnyRequest) =>
-        Effect.flatMap(Clock.currentTimeNanos, (start) =>
-          Effect.onExit(handler(request), (exit) =>
-            Effect.flatMap(Clock.currentTimeNanos, (end) => {
-              const m = metricsFor(protocol.name, opOf(request), outcomeOf(exit))
-              return Effect.zipRight(Metric.increment(m.count), Metric.update(m.seconds, Number(end - start) / 1e9))
-            })))
+export const instrument = <T extends TransportShape>(transport: T, labels: ReadonlyArray<MetricLabel.MetricLabel> = []): T => {
+  const bound = new Map<string, { readonly count: Bound.Bound; readonly seconds: Bound.Bound }>()
+  const metricsFor = (service: string, op: string, outcome: string) => {
+    const key = `${service}\u0000${op}\u0000${outcome}`
+    let m = bound.get(key)
+    if (m === undefined) {
+      const service_ = MetricLabel.make("service", service)
+      const op_ = MetricLabel.make("op", op)
+      m = {
+        count: Bound.bind(requestsKey, [...labels, service_, op_, MetricLabel.make("outcome", outcome)]),
+        seconds: Bound.bind(requestSecondsKey, [...labels, service_, op_])
+      }
+      bound.set(key, m)
     }
-    return transport.serve(protocol, wrapped as unknown as Handlers<Req, R>)
+    return m
   }
-})
+  return {
+    ...transport,
+    serve: <Req extends AnyRequest, R>(protocol: Protocol<Req>, handlers: Handlers<Req, R>) => {
+      const wrapped: Record<string, (request: any) => Effect.Effect<any, any, R>> = {}
+      for (const [tag, handler] of Object.entries(handlers as Record<string, (request: any) => Effect.Effect<any, any, R>>)) {
+        wrapped[tag] = (request: AnyRequest) =>
+          Effect.clockWith((clock) => {
+            const start = clock.unsafeCurrentTimeNanos()
+            return Effect.onExit(handler(request), (exit) =>
+              Effect.sync(() => {
+                const m = metricsFor(protocol.name, opOf(request), outcomeOf(exit))
+                m.count.update(1)
+                m.seconds.update(Number(clock.unsafeCurrentTimeNanos() - start) / 1e9)
+              }))
+          })
+      }
+      return transport.serve(protocol, wrapped as unknown as Handlers<Req, R>)
+    }
+  }
+}
 
 /** What a node's metrics are read from. */
 export interface Sources {

@@ -23,6 +23,7 @@
  */
 import { Clock, Context, Data, Deferred, Effect, FiberSet, Layer, Option, PubSub, Queue, Random, type Scope, Stream } from "effect"
 import { withoutStack } from "../internal/errors.js"
+import { withoutFiberMetrics } from "../internal/metrics.js"
 import * as Transport from "../rpc/Transport.js"
 import * as Config from "./core/Membership.js"
 import { type Event, RaftCore, type Role, type Status } from "./core/RaftCore.js"
@@ -270,7 +271,7 @@ const requestSender = (request: RaftRequest): NodeId => {
  * protocol on the `Transport`, and runs until the scope closes.
  */
 export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError, Transport.Transport | LogStorage | Scope.Scope> =>
-  Effect.gen(function*() {
+  withoutFiberMetrics(Effect.gen(function*() {
     const transport = yield* Transport.Transport
     const storage = yield* LogStorage
     const clock = yield* Effect.clock
@@ -598,7 +599,7 @@ export const make = (config: RaftConfig): Effect.Effect<RaftShape, StorageError,
       remove: (id) => change({ _tag: "Remove", id })
     }
     return shape
-  })
+  }))
 
 /** A Raft node as a Layer (needs a `Transport` and a `LogStorage`). */
 export const layer = (config: RaftConfig): Layer.Layer<Raft, StorageError, Transport.Transport | LogStorage> =>

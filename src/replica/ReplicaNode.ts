@@ -8,6 +8,7 @@
 import type { FileSystem } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import * as HttpKit from "../http/HttpKit.js"
+import * as Bound from "../internal/metrics.js"
 import * as Metrics from "../ops/Metrics.js"
 import { OpsProtocol } from "../ops/Messages.js"
 import * as OpsNode from "../ops/Node.js"
@@ -137,7 +138,7 @@ export const make = <S, E, E2 = never>(
     })
     const raft = yield* Raft.make(config).pipe(Effect.provideService(Transport, transport), Effect.provideService(LogStorage, storage))
     // The service's requests are counted and timed by the transport it serves them on.
-    const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft), Effect.provideService(Transport, Metrics.instrument(transport)))
+    const svc = yield* service.pipe(Effect.provideService(Raft.Raft, raft), Effect.provideService(Transport, Metrics.instrument(transport, yield* Bound.currentLabels)))
     const mounted = yield* OpsNode.start({ id: options.id, peers: options.peers, raft, storage, transport }, svc, ops)
     const api = http === undefined || options.httpPort === undefined ? undefined : yield* http(svc, {
       host: options.host ?? "127.0.0.1",
@@ -145,4 +146,4 @@ export const make = <S, E, E2 = never>(
       security: httpSecurity(options.security)
     }).pipe(Effect.provideService(Transport, transport), Effect.provideService(HttpKit.Mounted, mounted))
     return { id: options.id, address: transport.address!, raft, server: svc, transport, httpPort: api?.port }
-  }).pipe(Effect.tagMetrics(Metrics.NODE_LABEL, options.id))
+  }).pipe(Bound.withoutFiberMetrics, Effect.tagMetrics(Metrics.NODE_LABEL, options.id))

@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberId, Random, Scheduler } from "effect"
+import { withoutFiberMetrics } from "../internal/metrics.js"
 
 /** Options of one simulated run. */
 export interface RunOptions {
@@ -133,6 +134,7 @@ export class Simulation {
     const wallStart = performance.now()
     const limitMs = options.timeLimit === undefined ? Infinity : Duration.toMillis(options.timeLimit)
     const program = effect.pipe(
+      withoutFiberMetrics,
       Effect.withClock(this.clock),
       Effect.withRandom(Random.make(options.seed))
     )

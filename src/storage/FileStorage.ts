@@ -54,7 +54,7 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Cause, Clock, Deferred, Effect, Exit, Fiber, FiberId, Layer, Metric, MetricBoundaries, Option, Queue, Scope } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, FiberId, Layer, Metric, MetricBoundaries, MetricKey, Option, Queue, Scope } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import {
@@ -67,6 +67,7 @@ import {
   syncDirectory,
   writeFileAtomic
 } from "./internal/files.js"
+import * as Bound from "../internal/metrics.js"
 import { isProcessAlive } from "../internal/process.js"
 import { lockDirectory, type Self } from "./internal/lock.js"
 import { recover } from "./internal/recovery.js"
@@ -93,11 +94,12 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
  * How long each WAL fsync takes, in seconds (one per group-commit batch). An Effect `Metric`: labelled
  * with whatever `Effect.tagMetrics` the storage was opened under (a node labels it with its id).
  */
-export const fsyncSeconds = Metric.histogram(
+export const fsyncSecondsKey = MetricKey.histogram(
   "concord_storage_fsync_duration_seconds",
   MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 16 }),
   "Duration of the write-ahead log's fsyncs (one per group-commit batch)"
 )
+export const fsyncSeconds = Metric.fromMetricKey(fsyncSecondsKey)
 
 type Request =
   | {
@@ -152,6 +154,8 @@ export const make = (
 ): Effect.Effect<LogStorageShape, StorageError | CorruptLog, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    // Labelled with whatever `Effect.tagMetrics` the storage is opened under, bound once (see Bound).
+    const fsyncMetric = Bound.bind(fsyncSecondsKey, yield* Bound.currentLabels)
     const dir = options.dir
     const walDir = path.join(dir, "wal")
     const snapDir = path.join(dir, "snap")
@@ -294,7 +298,7 @@ export const make = (
             yield* segment.file.writeAll(bytes).pipe(io(segment.path))
             const syncStart = yield* Clock.currentTimeNanos
             yield* segment.file.sync.pipe(io(segment.path))
-            yield* Metric.update(fsyncSeconds, Number((yield* Clock.currentTimeNanos) - syncStart) / 1e9)
+            fsyncMetric.update(Number((yield* Clock.currentTimeNanos) - syncStart) / 1e9)
             segment.size += bytes.length
             diskBytes += bytes.length
             counters.bytesWritten += bytes.length
@@ -366,7 +370,10 @@ export const make = (
             for (let r = requests[i]; r !== undefined && r._tag === "Write"; r = requests[++i]) batch.push(r)
             yield* guarded(
               batch,
-              writeBatch(batch).pipe(Effect.withSpan("FileStorage.commit", { attributes: { writes: batch.length } }))
+              writeBatch(batch).pipe(
+                // No stack capture: an Error's stack per batch was most of the span's cost.
+                Effect.withSpan("FileStorage.commit", { attributes: { writes: batch.length }, captureStackTrace: false })
+              )
             )
           }
         }
