@@ -3,8 +3,8 @@
  *
  * Frame: `u32 length | u8 kind | u32 id | payload`, big-endian, where `length` counts kind, id and
  * payload; kind 0 = request, 1 = reply. Payloads are the same encoded messages as in simulation. A
- * connection carries many calls at once (matched by id); frames written in one tick leave in one
- * `writev` (the socket is corked until the next tick). A peer is dialled on first use; a closed
+ * connection carries many calls at once (matched by id); frames queued in one turn of the event loop
+ * leave in one write (see `FrameWriter`). A peer is dialled on first use; a closed
  * connection fails its calls at once (`Closed`) and the next call dials again, so a restarted peer is
  * picked up without configuration. An oversized or malformed frame closes only that connection, with
  * a logged `FrameError`; the server keeps serving everyone else.
@@ -217,9 +217,20 @@ class FrameReader {
   }
 }
 
-/** Writes frames; all frames of one tick leave together. */
+// Frames up to this size are copied into the flush's one buffer; larger ones (snapshots) are written as they are.
+const COALESCE_BYTES = 64 * 1024
+
+/**
+ * Writes frames; all frames queued in one turn of the event loop leave in one write. A loopback
+ * `writev` costs tens of µs of system time (the receiver's TCP processing runs in the sender's call),
+ * so the number of writes, not of bytes, is what counts: frames are gathered until `setImmediate`
+ * (after every I/O callback of this turn, so replies finished by several callbacks go together) and
+ * small ones are copied into a single buffer.
+ */
 class FrameWriter {
-  private corked = false
+  private parts: Array<Uint8Array> = []
+  private bytes = 0
+  private scheduled = false
   constructor(private readonly socket: net.Socket) {}
 
   write(kind: number, id: number, payload: Uint8Array) {
@@ -227,16 +238,45 @@ class FrameWriter {
     header.writeUInt32BE(payload.length + 5, 0)
     header[4] = kind
     header.writeUInt32BE(id, 5)
-    if (!this.corked) {
-      this.corked = true
-      this.socket.cork()
-      process.nextTick(() => {
-        this.corked = false
-        this.socket.uncork()
-      })
+    this.parts.push(header, payload)
+    this.bytes += HEADER + payload.length
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(this.flush)
     }
-    this.socket.write(header)
-    this.socket.write(payload)
+  }
+
+  private readonly flush = () => {
+    this.scheduled = false
+    const parts = this.parts
+    const total = this.bytes
+    this.parts = []
+    this.bytes = 0
+    if (this.socket.destroyed) return
+    if (total <= COALESCE_BYTES) {
+      this.socket.write(Buffer.concat(parts, total))
+      return
+    }
+    // Large frames among small ones: small runs copied together, large payloads written as they are.
+    this.socket.cork()
+    let run: Array<Uint8Array> = []
+    let runBytes = 0
+    const end = () => {
+      if (run.length > 0) this.socket.write(Buffer.concat(run, runBytes))
+      run = []
+      runBytes = 0
+    }
+    for (const p of parts) {
+      if (p.length > COALESCE_BYTES) {
+        end()
+        this.socket.write(p)
+      } else {
+        run.push(p)
+        runBytes += p.length
+      }
+    }
+    end()
+    this.socket.uncork()
   }
 }
 
@@ -315,6 +355,11 @@ class PeerConnection {
 
   cancel(id: number) {
     this.pending.delete(id)
+  }
+
+  /** Whether a call on this connection waits for its reply. */
+  get waiting(): boolean {
+    return this.pending.size > 0
   }
 
   /** Fails the calls whose deadline has passed. */
@@ -476,12 +521,20 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       })
     )
 
-    yield* Effect.forkScoped(Effect.forever(Effect.sleep(Duration.millis(SWEEP_MS)).pipe(
-      Effect.zipRight(Effect.sync(() => {
+    // The sweeper sleeps only while some call waits for a reply: an idle transport wakes no one.
+    const calling = yield* Effect.makeLatch(false)
+    yield* Effect.forkScoped(Effect.forever(Effect.suspend(() => {
+      let waiting = false
+      for (const c of connections.values()) if (c.waiting) waiting = true
+      if (!waiting) {
+        calling.unsafeClose()
+        return calling.await
+      }
+      return Effect.sleep(Duration.millis(SWEEP_MS)).pipe(Effect.zipRight(Effect.sync(() => {
         const now = clock.unsafeCurrentTimeMillis()
         for (const c of connections.values()) c.expire(now)
-      }))
-    )))
+      })))
+    })))
 
     // Addresses learned at run time (setPeerAddress) win over `options.peers`, which is read at call time.
     const learned = new Map<NodeId, string>()
@@ -521,6 +574,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
         const exchange = Effect.async<Uint8Array, TransportError>((resume) => {
           const deadline = clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout)
           const id = conn.send(payload, { resume, deadline, timeout })
+          calling.unsafeOpen()
           return Effect.sync(() => conn.cancel(id))
         })
         const waitDrain = conn.needsDrain
