@@ -61,6 +61,34 @@ export interface Codec<A> {
 const cache = new WeakMap<Schema.Schema.Any, Codec<any>>()
 
 /**
+ * A hand-written codec for one schema's hot path (a message sent per request). `Schema`'s general
+ * interpreter costs several µs per message, more than the rest of a message's handling on a Raft
+ * follower, so the messages on every put's path (AppendEntries, the KV requests, the log's commands)
+ * register one. It must agree with the schema on everything it accepts (tested against Schema on
+ * random values); what it does not accept, it leaves to Schema, which decodes it or says why not.
+ */
+export interface FastPath<A> {
+  /** The plain form `Schema.encode` gives for a valid value. */
+  readonly encodePlain: (value: A) => unknown
+  /** The decoded value, or `undefined`: not the common shape, let Schema decide. */
+  readonly decodePlain: (plain: unknown) => A | undefined
+}
+
+const fastPaths = new WeakMap<Schema.Schema.Any, FastPath<any>>()
+
+/** Registers `path` for `schema`; must run before the schema's first `make` (next to the schema). */
+export const fastPath = <A, I>(schema: Schema.Schema<A, I, never>, path: FastPath<A>): void => {
+  if (cache.has(schema)) throw new Error("Codec.fastPath: register before the schema's codec is first made")
+  fastPaths.set(schema, path)
+}
+
+/** A non-negative safe integer, as `Schema.NonNegativeInt` accepts. */
+export const isNat = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0
+
+/** A plain object (an unpacked msgpack map). */
+export const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
  * The codec of `schema`, compiled once and cached. Encoding a value that does not satisfy its own
  * schema is a bug in the caller and throws.
  */
@@ -74,11 +102,17 @@ export const make = <A, I>(schema: Schema.Schema<A, I, never>, what = "message")
       decodeEither(plain),
       (e) => new DecodeError({ what, detail: ParseResult.TreeFormatter.formatErrorSync(e) })
     )
+  const fast = fastPaths.get(schema) as FastPath<A> | undefined
+  const encodePlain = fast === undefined ? encodeSync : fast.encodePlain
+  const decodeAny = fast === undefined ? decodePlain : (plain: unknown): Either.Either<A, DecodeError> => {
+    const value = fast.decodePlain(plain)
+    return value === undefined ? decodePlain(plain) : Either.right(value)
+  }
   const codec: Codec<A> = {
-    encode: (value) => packr.pack(encodeSync(value)),
-    encodePlain: encodeSync,
-    decode: (bytes) => Either.flatMap(unpack(bytes, what), decodePlain),
-    decodePlain
+    encode: (value) => packr.pack(encodePlain(value)),
+    encodePlain,
+    decode: (bytes) => Either.flatMap(unpack(bytes, what), decodeAny),
+    decodePlain: decodeAny
   }
   cache.set(schema, codec)
   return codec

@@ -22,6 +22,22 @@ export const KvCommand = Schema.Struct({
 })
 export type KvCommand = typeof KvCommand.Type
 
+// The log's commands are encoded once per put (leader) and decoded once per put on every node.
+const isCommandOp = (u: unknown): u is KvCommand["op"] => u === "put" || u === "append" || u === "get" || u === "delete"
+Codec.fastPath(KvCommand, {
+  encodePlain: (c) =>
+    c.value === undefined
+      ? { op: c.op, key: c.key, clientId: c.clientId, seq: c.seq }
+      : { op: c.op, key: c.key, value: c.value, clientId: c.clientId, seq: c.seq },
+  decodePlain: (u) => {
+    if (!Codec.isRecord(u) || !isCommandOp(u.op) || typeof u.key !== "string" || !Codec.isNat(u.clientId) || !Codec.isNat(u.seq)) {
+      return undefined
+    }
+    if (u.value === undefined) return "value" in u ? undefined : { op: u.op, key: u.key, clientId: u.clientId, seq: u.seq }
+    return typeof u.value === "string" ? { op: u.op, key: u.key, value: u.value, clientId: u.clientId, seq: u.seq } : undefined
+  }
+})
+
 /** The result of a command: the value for a get ("" when the key is missing). */
 export interface KvResult {
   readonly value: string

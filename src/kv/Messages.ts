@@ -3,6 +3,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Codec from "../codec/Codec.js"
 import { NotLeader } from "../raft/Messages.js"
 import { InvalidRequest, replicaStatusFields, Retry } from "../replica/Messages.js"
 import * as Transport from "../rpc/Transport.js"
@@ -32,6 +33,26 @@ export class KvWrite extends Schema.TaggedRequest<KvWrite>()("KvWrite", {
     seq: Seq
   }
 }) {}
+
+// The hot path's codecs (see Codec.FastPath): every client request is one of these two.
+const isOp = (u: unknown): u is KvWrite["op"] => u === "put" || u === "append" || u === "delete"
+
+Codec.fastPath(KvWrite, {
+  encodePlain: (v) => ({ _tag: "KvWrite", op: v.op, key: v.key, value: v.value, clientId: v.clientId, seq: v.seq }),
+  decodePlain: (u) =>
+    Codec.isRecord(u) && u._tag === "KvWrite" && isOp(u.op) && typeof u.key === "string" && typeof u.value === "string" &&
+      Codec.isNat(u.clientId) && Codec.isNat(u.seq)
+      ? new KvWrite({ op: u.op, key: u.key, value: u.value, clientId: u.clientId, seq: u.seq }, true)
+      : undefined
+})
+
+Codec.fastPath(KvGet, {
+  encodePlain: (v) => ({ _tag: "KvGet", key: v.key, clientId: v.clientId, seq: v.seq }),
+  decodePlain: (u) =>
+    Codec.isRecord(u) && u._tag === "KvGet" && typeof u.key === "string" && Codec.isNat(u.clientId) && Codec.isNat(u.seq)
+      ? new KvGet({ key: u.key, clientId: u.clientId, seq: u.seq }, true)
+      : undefined
+})
 
 export class NodeStatus extends Schema.Class<NodeStatus>("NodeStatus")({
   ...replicaStatusFields,

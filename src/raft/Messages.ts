@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { ParseResult, Schema } from "effect"
+import * as Codec from "../codec/Codec.js"
 import type { EntryKind, LogEntry } from "./core/types.js"
 
 /**
@@ -35,6 +36,25 @@ const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isS
  * refinements, transform, struct), which measured ~2 µs per entry each way: ten times the msgpack
  * cost, and the largest single cost of a simulated cluster.
  */
+/** Entries from their wire form, each checked; undefined if one is not `[index, term, kind, bytes]`. */
+const decodeEntries = (raw: ReadonlyArray<unknown>): Array<LogEntry> | undefined => {
+  const out: Array<LogEntry> = new Array(raw.length)
+  for (let i = 0; i < raw.length; i++) {
+    const t = raw[i] as unknown
+    if (
+      !Array.isArray(t) || t.length !== 4 || !isIndex(t[0]) || !isIndex(t[1]) || (t[2] !== 0 && t[2] !== 1 && t[2] !== 2) ||
+      !(t[3] instanceof Uint8Array)
+    ) {
+      return undefined
+    }
+    out[i] = { index: t[0], term: t[1], kind: t[2], data: t[3] }
+  }
+  return out
+}
+
+const encodeEntries = (entries: ReadonlyArray<LogEntry>): Array<EncodedEntry> =>
+  entries.map((e): EncodedEntry => [e.index, e.term, e.kind, e.data])
+
 export const LogEntriesSchema: Schema.Schema<ReadonlyArray<LogEntry>, ReadonlyArray<EncodedEntry>> = Schema
   .transformOrFail(
     Schema.declare((u): u is ReadonlyArray<EncodedEntry> => Array.isArray(u), { identifier: "EncodedLogEntries" }),
@@ -42,20 +62,12 @@ export const LogEntriesSchema: Schema.Schema<ReadonlyArray<LogEntry>, ReadonlyAr
     {
       strict: true,
       decode: (raw, _, ast) => {
-        const out: Array<LogEntry> = new Array(raw.length)
-        for (let i = 0; i < raw.length; i++) {
-          const t = raw[i] as unknown
-          if (
-            !Array.isArray(t) || t.length !== 4 || !isIndex(t[0]) || !isIndex(t[1]) || (t[2] !== 0 && t[2] !== 1 && t[2] !== 2) ||
-            !(t[3] instanceof Uint8Array)
-          ) {
-            return ParseResult.fail(new ParseResult.Type(ast, raw, `entry ${i} is not [index, term, kind 0|1|2, bytes]`))
-          }
-          out[i] = { index: t[0], term: t[1], kind: t[2], data: t[3] }
-        }
-        return ParseResult.succeed(out)
+        const out = decodeEntries(raw)
+        if (out !== undefined) return ParseResult.succeed(out)
+        const i = raw.findIndex((t) => decodeEntries([t]) === undefined)
+        return ParseResult.fail(new ParseResult.Type(ast, raw, `entry ${i} is not [index, term, kind 0|1|2, bytes]`))
       },
-      encode: (entries) => ParseResult.succeed(entries.map((e): EncodedEntry => [e.index, e.term, e.kind, e.data]))
+      encode: (entries) => ParseResult.succeed(encodeEntries(entries))
     }
   )
 
@@ -185,3 +197,51 @@ export class TimeoutNow extends Schema.TaggedRequest<TimeoutNow>()("TimeoutNow",
 
 export type RaftRequest = RequestVote | AppendEntries | Heartbeat | InstallSnapshot | TimeoutNow
 export type RaftResponse = RequestVoteReply | AppendEntriesReply | HeartbeatReply | InstallSnapshotReply | void
+
+// -- the hot path's codecs (see Codec.FastPath): every put sends AppendEntries and its reply, every
+// heartbeat round a Heartbeat and its reply. Each accepts exactly what its class's schema accepts
+// in the common shape (test/raft/fastCodecs.test.ts compares them with Schema).
+
+const isNat = Codec.isNat
+const isRecord = Codec.isRecord
+
+Codec.fastPath(AppendEntries, {
+  encodePlain: (v) => ({
+    _tag: "AppendEntries",
+    term: v.term,
+    leader: v.leader,
+    prevIndex: v.prevIndex,
+    prevTerm: v.prevTerm,
+    entries: encodeEntries(v.entries),
+    commit: v.commit
+  }),
+  decodePlain: (u) => {
+    if (!isRecord(u) || u._tag !== "AppendEntries" || !isNat(u.term) || typeof u.leader !== "string" || !isNat(u.prevIndex)) return undefined
+    if (!isNat(u.prevTerm) || !isNat(u.commit) || !Array.isArray(u.entries)) return undefined
+    const entries = decodeEntries(u.entries)
+    if (entries === undefined) return undefined
+    return new AppendEntries({ term: u.term, leader: u.leader, prevIndex: u.prevIndex, prevTerm: u.prevTerm, entries, commit: u.commit }, true)
+  }
+})
+
+Codec.fastPath(AppendEntriesReply, {
+  encodePlain: (v) => ({ term: v.term, success: v.success, match: v.match, conflictIndex: v.conflictIndex, conflictTerm: v.conflictTerm }),
+  decodePlain: (u) =>
+    isRecord(u) && isNat(u.term) && typeof u.success === "boolean" && isNat(u.match) && isNat(u.conflictIndex) && isNat(u.conflictTerm)
+      ? new AppendEntriesReply({ term: u.term, success: u.success, match: u.match, conflictIndex: u.conflictIndex, conflictTerm: u.conflictTerm }, true)
+      : undefined
+})
+
+Codec.fastPath(Heartbeat, {
+  encodePlain: (v) => ({ _tag: "Heartbeat", term: v.term, leader: v.leader, commit: v.commit, readRound: v.readRound }),
+  decodePlain: (u) =>
+    isRecord(u) && u._tag === "Heartbeat" && isNat(u.term) && typeof u.leader === "string" && isNat(u.commit) && isNat(u.readRound)
+      ? new Heartbeat({ term: u.term, leader: u.leader, commit: u.commit, readRound: u.readRound }, true)
+      : undefined
+})
+
+Codec.fastPath(HeartbeatReply, {
+  encodePlain: (v) => ({ term: v.term, readRound: v.readRound }),
+  decodePlain: (u) =>
+    isRecord(u) && isNat(u.term) && isNat(u.readRound) ? new HeartbeatReply({ term: u.term, readRound: u.readRound }, true) : undefined
+})
