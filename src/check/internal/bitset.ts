@@ -36,3 +36,25 @@ export const zobristKeys = (count: number, seed: number): Int32Array => {
   }
   return keys
 }
+
+// Two fixed seeds (the search hashes a set twice); a key depends only on its seed and index, so one
+// table per seed, grown by doubling, serves every search of up to SHARED_MAX operations.
+const SEEDS = [0x2545f491, 0x6a09e667] as const
+const SHARED_MAX = 1 << 16
+const shared: Array<Int32Array> = SEEDS.map((seed) => zobristKeys(256, seed))
+
+/**
+ * At least `count` keys from seed `SEEDS[which]` (the first `count` are those of
+ * `zobristKeys(count, seed)`), shared between callers up to a size: never write to it.
+ */
+export const sharedZobristKeys = (count: number, which: 0 | 1): Int32Array => {
+  const seed = SEEDS[which]
+  if (count > SHARED_MAX) return zobristKeys(count, seed)
+  let keys = shared[which]!
+  if (keys.length < count) {
+    let size = keys.length
+    while (size < count) size *= 2
+    keys = shared[which] = zobristKeys(size, seed)
+  }
+  return keys
+}

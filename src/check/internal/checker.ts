@@ -53,7 +53,7 @@ export class Checker<S, I, O> {
         }
       }
       const prune = model.prune !== undefined && rules !== undefined && !auto
-      return new PartitionSearch(model, p.ops.map((i) => history[i]!), prune ? rules : undefined)
+      return new PartitionSearch(model, history, p.ops, prune ? rules : undefined)
     })
     this.allowance = this.partitions.map((p) =>
       auto && rules !== undefined && model.prune !== undefined
@@ -92,7 +92,7 @@ export class Checker<S, I, O> {
         if (this.allowance[p]! <= 0) {
           // Auto: the plain search did not decide it cheaply; the pruned search starts over.
           const partition = this.partitions[p]!
-          const pruned = new PartitionSearch(this.model, partition.ops.map((i) => this.history[i]!), this.rules)
+          const pruned = new PartitionSearch(this.model, this.history, partition.ops, this.rules)
           pruned.steps = search.steps
           this.searches[p] = pruned
           this.allowance[p] = Number.POSITIVE_INFINITY
@@ -124,7 +124,7 @@ export class Checker<S, I, O> {
     const search = this.searches[p]!
     if (search.pruned && search.status === ILLEGAL) {
       const partition = this.partitions[p]!
-      const plain = new PartitionSearch(this.model, partition.ops.map((i) => this.history[i]!))
+      const plain = new PartitionSearch(this.model, this.history, partition.ops)
       plain.run(REPORT_STEPS)
       if (plain.status === ILLEGAL) {
         plain.steps += search.steps

@@ -30,7 +30,7 @@
 import { Equal } from "effect"
 import type { Operation } from "../History.js"
 import type { Model, PruneRules, Pruning, Remaining } from "../Model.js"
-import { Bitset, zobristKeys } from "./bitset.js"
+import { Bitset, sharedZobristKeys } from "./bitset.js"
 
 export const RUNNING = 0
 export const OK = 1
@@ -41,8 +41,13 @@ const NONE = -1
 // A cursor value: the state just reached is a dead end (the model's lookahead), so backtrack.
 const DEAD = -2
 const noHash = (): number => 0
+const noLinearized = (): boolean => false
 // The hash chain link of a node that is not in the cache (the root, and rule (c)'s inner chain nodes).
 const UNCACHED = -3
+// What the plain search holds in place of the pruned search's per-depth arrays (never read there).
+const NO_BYTES = new Uint8Array(0)
+const NO_INTS = new Int32Array(0)
+const NO_RULES: PruneRules = { reads: false, dead: false, blind: false, order: false }
 
 // How the node at the next depth was chosen, kept per depth in `mode` (pruned search only):
 // NORMAL by the walk in list order; FORCED by rule (a), so if it fails its parent fails too; FIRST by
@@ -76,25 +81,27 @@ export class PartitionSearch<S, I, O> {
   readonly size: number
   private readonly inputs: Array<I>
   private readonly outputs: Array<O | undefined>
-  private readonly step: (state: S, op: number) => readonly [boolean, S]
+  private readonly modelStep: (state: S, input: I, output: O | undefined) => readonly [boolean, S]
   private readonly pruning: Pruning<S, I, O> | undefined
-  private readonly rules: PruneRules
-  private readonly isLinearized = (op: number): boolean => this.linearized.has(op)
+  // The rest is the pruned search's only: the plain search (`runPlain`, Porcupine's loop) neither
+  // allocates nor reads it, so that a history of many small partitions pays no setup for pruning.
+  private readonly rules: PruneRules = NO_RULES
+  private readonly isLinearized: (op: number) => boolean = noLinearized
   // Pruned search: how the choice at each depth was made, and how the one the cursor is at is made.
-  private readonly mode: Uint8Array
+  private readonly mode: Uint8Array = NO_BYTES
   private pick = NORMAL
   // Rule (c): never-returned operations left out of the search and put last (local ids).
   private readonly postponed: Array<number> = []
-  private readonly scratch: Int32Array
+  private readonly scratch: Int32Array = NO_INTS
   // Per depth: the first remaining operation to return at that node (rule c's deadline); the
   // overwriting write a chain is for; where the walk resumes when a chain started there fails.
-  private readonly firstReturn: Int32Array
-  private readonly target: Int32Array
-  private readonly resume: Int32Array
+  private readonly firstReturn: Int32Array = NO_INTS
+  private readonly target: Int32Array = NO_INTS
+  private readonly resume: Int32Array = NO_INTS
   private readonly equals: (a: S, b: S) => boolean
   private readonly hashState: (state: S) => number
   private readonly lookahead: ((state: S, remaining: Remaining<I, O>) => boolean) | undefined
-  private readonly remaining: Remaining<I, O>
+  private remainingView: Remaining<I, O> | undefined = undefined
 
   // Events in time order, encoded as op * 2 + (1 for a return); the list links index into it.
   private readonly events: Int32Array
@@ -129,28 +136,36 @@ export class PartitionSearch<S, I, O> {
 
   private bestNode = 0
 
+  /**
+   * The search of the operations `history[indices[0]], history[indices[1]], ...` (local ids 0, 1, ...),
+   * or of the whole history without `indices`; pruned with `rules` if the model has pruning rules.
+   */
   constructor(
     model: Model<S, I, O>,
-    ops: ReadonlyArray<Operation<I, O>>,
+    history: ReadonlyArray<Operation<I, O>>,
+    indices?: ReadonlyArray<number>,
     rules?: PruneRules
   ) {
-    const n = ops.length
+    const n = indices === undefined ? history.length : indices.length
     this.size = n
     this.equals = model.equals ?? Equal.equals
     this.hashState = model.hash ?? noHash
     this.lookahead = model.lookahead
+    this.modelStep = model.step
     this.inputs = new Array<I>(n)
     this.outputs = new Array<O | undefined>(n)
     const callTime = new Float64Array(n)
     const returnTime = new Float64Array(n)
+    let callsSorted = true
     for (let i = 0; i < n; i++) {
-      const op = ops[i]!
+      const op = history[indices === undefined ? i : indices[i]!]!
       this.inputs[i] = op.input
       const pending = op.return === undefined || op.return === null
       // An operation that never returned may have had any output: the model sees `undefined`.
       this.outputs[i] = pending ? undefined : op.output
       callTime[i] = op.call
       returnTime[i] = pending ? Number.POSITIVE_INFINITY : op.return!
+      if (i > 0 && !(callTime[i - 1]! <= op.call)) callsSorted = false
     }
     const { inputs, outputs } = this
     this.pruning = rules !== undefined && model.prune !== undefined
@@ -159,20 +174,21 @@ export class PartitionSearch<S, I, O> {
         rules
       )
       : undefined
-    this.rules = rules ?? { reads: false, dead: false, blind: false, order: false }
-    const modelStep = model.step
-    this.step = this.pruning !== undefined
-      ? this.pruning.step
-      : (state, op) => modelStep(state, inputs[op]!, outputs[op])
-    this.mode = new Uint8Array(n + 1)
-    this.scratch = new Int32Array(n)
-    this.firstReturn = new Int32Array(n + 1).fill(NONE)
-    this.target = new Int32Array(n + 1).fill(NONE)
-    this.resume = new Int32Array(n + 1).fill(NONE)
+    if (this.pruning !== undefined) {
+      this.rules = rules!
+      this.isLinearized = (op) => this.linearized.has(op)
+      this.mode = new Uint8Array(n + 1)
+      this.scratch = new Int32Array(n)
+      this.firstReturn = new Int32Array(n + 1).fill(NONE)
+      this.target = new Int32Array(n + 1).fill(NONE)
+      this.resume = new Int32Array(n + 1).fill(NONE)
+    }
 
     // Merge calls and returns by time; on equal times calls first, so touching intervals overlap.
-    const byCall = Array.from({ length: n }, (_, i) => i).sort((a, b) => callTime[a]! - callTime[b]! || a - b)
-    const byReturn = Array.from({ length: n }, (_, i) => i).sort((a, b) => returnTime[a]! - returnTime[b]! || a - b)
+    // Histories are usually recorded in call order: then the sort by call is the identity.
+    const byCall = identity(n)
+    if (!callsSorted) byCall.sort((a, b) => callTime[a]! - callTime[b]! || a - b)
+    const byReturn = sortedBy(returnTime)
     const events = new Int32Array(2 * n)
     this.callEvent = new Int32Array(n)
     this.returnEvent = new Int32Array(n)
@@ -198,22 +214,14 @@ export class PartitionSearch<S, I, O> {
     this.next[this.head] = n > 0 ? 0 : NONE
     this.prev[this.head] = NONE
     this.cursor = this.next[this.head]!
-    this.remaining = {
-      forEach: (visit) => {
-        const { events, inputs, next, outputs } = this
-        for (let e = next[this.head]!; e !== NONE; e = next[e]!) {
-          const ev = events[e]!
-          if (!visit((ev & 1) === 0 ? "call" : "return", inputs[ev >>> 1]!, outputs[ev >>> 1], ev >>> 1)) return
-        }
-      }
-    }
 
     this.linearized = new Bitset(n)
-    this.key1 = zobristKeys(n, 0x2545f491)
-    this.key2 = zobristKeys(n, 0x6a09e667)
+    this.key1 = sharedZobristKeys(n, 0)
+    this.key2 = sharedZobristKeys(n, 1)
     this.stack = new Int32Array(n + 1).fill(NONE)
 
-    const capacity = Math.max(16, Math.min(n + 1, 1 << 20))
+    // Enough for the search that never backtracks (a node per operation, and the root).
+    const capacity = Math.max(4, Math.min(n + 1, 1 << 20))
     this.nodeParent = new Int32Array(capacity)
     this.nodeOp = new Int32Array(capacity)
     this.nodeDepth = new Int32Array(capacity)
@@ -257,13 +265,14 @@ export class PartitionSearch<S, I, O> {
    */
   private enter(state: S, depth: number): number {
     const pruning = this.pruning!
-    const { events, next, head, step, outputs } = this
+    const { events, next, head, outputs } = this
+    const { step } = pruning
     this.pick = NORMAL
     let first = next[head]!
     while (first !== NONE && (events[first]! & 1) === 0) first = next[first]!
     this.firstReturn[depth] = first === NONE ? NONE : events[first]! >>> 1
     const { rules, lookahead } = this
-    if (rules.dead ? !pruning.viable(state, this.remaining, this.isLinearized) : lookahead !== undefined && !lookahead(state, this.remaining)) {
+    if (rules.dead ? !pruning.viable(state, this.remaining(), this.isLinearized) : lookahead !== undefined && !lookahead(state, this.remaining())) {
       return DEAD
     }
     const reads = this.scratch
@@ -327,9 +336,83 @@ export class PartitionSearch<S, I, O> {
   /** Searches for at most `budget` steps; returns the steps taken. */
   run(budget: number): number {
     if (this.status !== RUNNING) return 0
-    const { events, next, head, step, hashState, linearized, key1, key2, stack, states, mode, pruning } = this
-    const { lookahead, remaining, target, resume, firstReturn } = this
-    const pruned = pruning !== undefined
+    return this.pruning === undefined ? this.runPlain(budget) : this.runPruned(budget)
+  }
+
+  // The plain search: Porcupine's walk (see the module doc), with the model's lookahead if it has one.
+  private runPlain(budget: number): number {
+    const { events, next, head, inputs, outputs, modelStep, hashState, linearized, key1, key2, stack, states } = this
+    const { lookahead } = this
+    let e = this.cursor
+    let depth = this.depth
+    let hash1 = this.hash1
+    let hash2 = this.hash2
+    let state = states[stack[depth]!] as S
+    let used = 0
+    while (next[head] !== NONE) {
+      if (used >= budget) break
+      used++
+      const ev = e === DEAD ? 1 : events[e]!
+      const op = ev >>> 1
+      if ((ev & 1) === 0) {
+        const [legal, nextState] = modelStep(state, inputs[op]!, outputs[op])
+        if (legal) {
+          const h1 = hash1 ^ key1[op]!
+          const h2 = hash2 ^ key2[op]!
+          const sh = hashState(nextState) | 0
+          linearized.set(op)
+          if (!this.seen(h1, h2, sh, depth + 1, nextState)) {
+            const node = this.addNode(stack[depth]!, op, depth + 1, h1, h2, sh, nextState, true)
+            stack[++depth] = node
+            // The deepest node, for the report, is counted before the lookahead prunes it: its state is
+            // where the history visibly goes wrong (a stale read, rather than the write before it).
+            if (depth > this.nodeDepth[this.bestNode]!) this.bestNode = node
+            state = nextState
+            hash1 = h1
+            hash2 = h2
+            this.lift(e)
+            e = lookahead !== undefined && next[head] !== NONE && !lookahead(state, this.remaining())
+              ? DEAD
+              : next[head]!
+            continue
+          }
+          linearized.clear(op)
+        }
+        e = next[e]!
+      } else {
+        // The operation returning here is not linearized yet, and everything before it has been tried
+        // (or the state is a dead end).
+        if (depth === 0) {
+          this.status = ILLEGAL
+          break
+        }
+        const node = stack[depth]!
+        stack[depth--] = NONE
+        const undone = this.nodeOp[node]!
+        linearized.clear(undone)
+        hash1 ^= key1[undone]!
+        hash2 ^= key2[undone]!
+        state = states[stack[depth]!] as S
+        const ce = this.callEvent[undone]!
+        this.unlift(ce)
+        e = next[ce]!
+      }
+    }
+    if (this.status === RUNNING && next[head] === NONE) this.status = OK
+    this.cursor = e
+    this.depth = depth
+    this.hash1 = hash1
+    this.hash2 = hash2
+    this.steps += used
+    return used
+  }
+
+  // The pruned search: the walk with the rules' choices (`enter`, `absorbable`, `afterFailure`).
+  private runPruned(budget: number): number {
+    const { events, next, head, hashState, linearized, key1, key2, stack, states, mode } = this
+    const pruning = this.pruning!
+    const { step } = pruning
+    const { target, resume, firstReturn } = this
     let pick = this.pick
     let e = this.cursor
     let depth = this.depth
@@ -346,7 +429,7 @@ export class PartitionSearch<S, I, O> {
         let chosen = pick
         pick = NORMAL
         let chainFor = NONE
-        if (pruned && this.rules.blind && (chosen === NORMAL || chosen === FIRST)) {
+        if (this.rules.blind && (chosen === NORMAL || chosen === FIRST)) {
           // Rule (c): a blind write alone only at its deadline; an overwriting write after the blind
           // writes available now.
           if (pruning.blind(op) && firstReturn[depth] !== op) {
@@ -392,11 +475,9 @@ export class PartitionSearch<S, I, O> {
               const b = this.absorbable(put)
               e = b !== NONE ? b : this.callEvent[put]!
               pick = b !== NONE ? ABSORB : CHAIN_END
-            } else if (pruned) {
+            } else {
               e = this.enter(state, depth)
               pick = this.pick
-            } else {
-              e = lookahead !== undefined && !lookahead(state, remaining) ? DEAD : next[head]!
             }
             continue
           }
@@ -459,7 +540,7 @@ export class PartitionSearch<S, I, O> {
     const node = this.status === OK ? this.stack[this.depth]! : this.bestNode
     const path = new Array<number>(this.nodeDepth[node]!)
     for (let x = node, i = path.length - 1; x > 0; x = this.nodeParent[x]!, i--) path[i] = this.nodeOp[x]!
-    return this.status === OK ? path.concat(this.postponed) : path
+    return this.status === OK && this.postponed.length > 0 ? path.concat(this.postponed) : path
   }
 
   /** The state after `longest()`. */
@@ -494,12 +575,28 @@ export class PartitionSearch<S, I, O> {
     const attempts: Array<number> = []
     const deadEnds: Array<number> = []
     for (const op of candidates) {
-      const legal = this.step(state, op)[0]
+      const legal = this.pruning !== undefined
+        ? this.pruning.step(state, op)[0]
+        : this.modelStep(state, this.inputs[op]!, this.outputs[op])[0]
       ;(legal ? deadEnds : attempts).push(op)
     }
     for (let i = path.length - 1; i >= 0; i--) this.unlift(this.callEvent[path[i]!]!)
     for (const op of this.postponed) this.lift(this.callEvent[op]!)
     return { state, attempts, deadEnds, blocking }
+  }
+
+  // What remains, for the model's lookahead and pruning rules; made on first use (a partition that
+  // never gets there, say of one operation, does not pay for it).
+  private remaining(): Remaining<I, O> {
+    return this.remainingView ??= {
+      forEach: (visit) => {
+        const { events, inputs, next, outputs } = this
+        for (let e = next[this.head]!; e !== NONE; e = next[e]!) {
+          const ev = events[e]!
+          if (!visit((ev & 1) === 0 ? "call" : "return", inputs[ev >>> 1]!, outputs[ev >>> 1], ev >>> 1)) return
+        }
+      }
+    }
   }
 
   private seen(h1: number, h2: number, sh: number, depth: number, state: S): boolean {
@@ -613,4 +710,32 @@ const nextPowerOfTwo = (n: number): number => {
   let p = 16
   while (p < n) p *= 2
   return p
+}
+
+const identity = (n: number): Array<number> => {
+  const a: Array<number> = []
+  for (let i = 0; i < n; i++) a.push(i)
+  return a
+}
+
+// Indices 0..n-1 sorted by `time`, ties in index order. Return times of a history recorded in call
+// order are nearly sorted (each operation overlaps a few others), so an insertion sort is linear
+// there; it gives up for the general sort once it has moved more than a few elements per index.
+const sortedBy = (time: Float64Array): Array<number> => {
+  const n = time.length
+  const order = identity(n)
+  let moves = 0
+  for (let i = 1; i < n; i++) {
+    const x = order[i]!
+    const t = time[x]!
+    let j = i - 1
+    while (j >= 0 && time[order[j]!]! > t) {
+      order[j + 1] = order[j]!
+      j--
+    }
+    order[j + 1] = x
+    moves += i - 1 - j
+    if (moves > 8 * n) return identity(n).sort((a, b) => time[a]! - time[b]! || a - b)
+  }
+  return order
 }

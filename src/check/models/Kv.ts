@@ -138,18 +138,30 @@ const lookahead = (s: State, remaining: Remaining<KvInput, KvOutput>): boolean =
 // read: appends keep it a non-prefix, so every get that returned is illegal until a put. Every dead
 // value therefore has the same future: the same operations are legal from any of them, in any order,
 // until a put replaces it by the same state. `equals` and `hash` treat all dead values as one state,
-// so the cache explores one of them per linearized set instead of one per value. This is how "blind"
+// so the cache explores one of them per linearized set instead of one per value (a dead value's
+// `hash` is DEAD_HASH, so that `hash` and the common case of `equals` need not ask; `extended`
+// keeps the value's own hash to extend). This is how "blind"
 // writes (rule c: a put whose value starts no output, an append whose value no output contains) are
 // absorbed: the state after one is dead, and the orders among such writes until the next put meet in
 // the cache. A never-returned get ("any output") is legal on a dead value as on a live one.
+const DEAD_HASH = 0x6d2b79f5
+
 class Ranged implements State {
+  readonly hash: number
+  readonly #extended: number
   readonly #lo: number
   readonly #hi: number
   readonly #merge: boolean
-  constructor(readonly value: string, readonly hash: number, lo: number, hi: number, merge: boolean) {
+  constructor(readonly value: string, hash: number, lo: number, hi: number, merge: boolean) {
+    this.hash = merge && lo > hi ? DEAD_HASH : hash
+    this.#extended = hash
     this.#lo = lo
     this.#hi = hi
     this.#merge = merge
+  }
+  /** The hash of `value` (`hash` is DEAD_HASH when dead). */
+  get extended(): number {
+    return this.#extended
   }
   /** Dead, and merged with the other dead values (rule b on). */
   get dead(): boolean {
@@ -163,7 +175,6 @@ class Ranged implements State {
   }
 }
 
-const DEAD_HASH = 0x6d2b79f5
 const isDead = (s: State): boolean => s instanceof Ranged && s.dead
 
 // How far the lookahead looks: every read called before the WINDOW_READS-th read to return is checked.
@@ -330,9 +341,9 @@ const prune = (
         case "append": {
           const a = input.value ?? ""
           if (a === "") return [true, s]
-          if (s.lo > s.hi) return [true, ranged(s.value + a, extend(s.hash, a), 1, 0)]
+          if (s.lo > s.hi) return [true, ranged(s.value + a, extend(s.extended, a), 1, 0)]
           const [lo, hi] = narrow(s.lo, s.hi, s.value.length, a)
-          return [true, ranged(s.value + a, extend(s.hash, a), lo, hi)]
+          return [true, ranged(s.value + a, extend(s.extended, a), lo, hi)]
         }
       }
     },
@@ -395,8 +406,9 @@ export const model: Model<State, KvInput, KvOutput> = {
     }
   },
   // All dead values of the pruned search are one state (rule b above); the plain search makes none.
-  equals: (a, b) => a === b || (isDead(a) && isDead(b)) || (a.hash === b.hash && a.value === b.value),
-  hash: (s) => (isDead(s) ? DEAD_HASH : s.hash),
+  // (Dead states all hash to DEAD_HASH, so two of them have equal hashes.)
+  equals: (a, b) => a === b || (a.hash === b.hash && (a.value === b.value || (isDead(a) && isDead(b)))),
+  hash: (s) => s.hash,
   prune,
   partition: partitionBy((input: KvInput) => input.key),
   describeInput,
