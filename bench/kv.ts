@@ -803,7 +803,9 @@ const printTable = (ours: Results, etcd: Results | undefined, names = { ours: "C
   for (const r of rows) {
     const a = r.value(ours)
     const b = etcd === undefined ? undefined : r.value(etcd)
-    line([r.metric, r.format(a), b === undefined ? "-" : r.format(b), b === undefined ? "-" : `${(a / b).toFixed(2)}x`])
+    const f = (x: number | undefined) => x === undefined || Number.isNaN(x) ? "-" : r.format(x)
+    const q = b === undefined || Number.isNaN(a / b) ? "-" : `${(a / b).toFixed(2)}x`
+    line([r.metric, f(a), f(b), q])
   }
 }
 
