@@ -16,6 +16,7 @@
  */
 import { Chunk, Effect, Fiber, Random, TestClock, TestContext } from "effect"
 import { spawn } from "node:child_process"
+import type { SweepReport as Reported } from "../test/support/simTest.js"
 import { existsSync, readFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { join } from "node:path"
@@ -60,15 +61,6 @@ const withTestClock = async (rounds: number) => {
   return { fired: fired.n, ms: performance.now() - start }
 }
 
-/** One line of `simTest`'s sweep report. */
-interface Reported {
-  readonly file: string
-  readonly name: string
-  readonly seeds: number
-  readonly failures: ReadonlyArray<number>
-  readonly simulatedMs: number
-  readonly wallMs: number
-}
 
 /** Runs `dir`'s tests for one seed in one vitest process with one worker, as a sweep chunk does. */
 const runSuite = (dir: string, seed: number, report: string) =>
@@ -82,7 +74,6 @@ const runSuite = (dir: string, seed: number, report: string) =>
         CONCORD_SWEEP: "1",
         CONCORD_SWEEP_BASE: String(seed),
         CONCORD_SWEEP_REPORT: report,
-        VITEST_MAX_WORKERS: "1",
         VITEST_MAX_FORKS: "1",
         VITEST_MIN_FORKS: "1"
       }

@@ -11,18 +11,11 @@
  * (vitest -t).
  */
 import { spawn } from "node:child_process"
+import type { SweepReport as Row } from "../test/support/simTest.js"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-interface Row {
-  readonly file: string
-  readonly name: string
-  readonly seeds: number
-  readonly failures: ReadonlyArray<number>
-  readonly simulatedMs: number
-  readonly wallMs: number
-}
 
 const usage = "usage: npm run sweep -- <test file or name>... [--seeds N] [--base B] [--jobs J]"
 
@@ -55,7 +48,9 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
 
 const runChunk = (files: ReadonlyArray<string>, names: ReadonlyArray<string>, count: number, base: number, report: string) =>
   new Promise<number>((resolve) => {
-    const args = ["vitest", "run", ...files, "--reporter=dot"]
+    // Each chunk is its own process with one vitest worker, so J chunks keep J cores busy (vitest 3
+    // reads no environment variable for this; vitest.config's maxWorkers would give each chunk two).
+    const args = ["vitest", "run", ...files, "--reporter=dot", "--maxWorkers=1", "--minWorkers=1"]
     if (names.length > 0) args.push("-t", names.join("|"))
     const child = spawn("npx", args, {
       stdio: ["ignore", "inherit", "inherit"],
@@ -63,9 +58,7 @@ const runChunk = (files: ReadonlyArray<string>, names: ReadonlyArray<string>, co
         ...process.env,
         CONCORD_SWEEP: String(count),
         CONCORD_SWEEP_BASE: String(base),
-        CONCORD_SWEEP_REPORT: report,
-        // Each chunk is its own process; one vitest worker per chunk keeps J chunks on J cores.
-        VITEST_MAX_WORKERS: "1"
+        CONCORD_SWEEP_REPORT: report
       }
     })
     child.on("exit", (code) => resolve(code ?? 1))

@@ -22,6 +22,16 @@ export interface SimTestOptions {
   readonly wallTimeoutMs?: number
 }
 
+/** One line of the sweep report (`CONCORD_SWEEP_REPORT`): a test's seeds, failing seeds and time. */
+export interface SweepReport {
+  readonly file: string
+  readonly name: string
+  readonly seeds: number
+  readonly failures: ReadonlyArray<number>
+  readonly simulatedMs: number
+  readonly wallMs: number
+}
+
 export const simTest = (
   name: string,
   body: Effect.Effect<void, unknown, Scope.Scope | TestRun>,
@@ -48,7 +58,7 @@ export const simTest = (
     if (process.env.CONCORD_SWEEP_REPORT) {
       appendFileSync(
         process.env.CONCORD_SWEEP_REPORT,
-        JSON.stringify({ file, name, seeds: plan.seeds.length, failures: failures.map((f) => f.seed), simulatedMs, wallMs }) +
+        JSON.stringify({ file, name, seeds: plan.seeds.length, failures: failures.map((f) => f.seed), simulatedMs, wallMs } satisfies SweepReport) +
           "\n"
       )
     }
