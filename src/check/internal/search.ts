@@ -340,6 +340,10 @@ export class PartitionSearch<S, I, O> {
   }
 
   // The plain search: Porcupine's walk (see the module doc), with the model's lookahead if it has one.
+  // Its backtracking step repeats `runPruned`'s on purpose: the loop keeps its registers (depth,
+  // hashes, state) in locals and pays none of the pruned search's per-step checks, which is what
+  // brought the main table of `npm run bench -- check` back to its speed before pruning. The two
+  // copies must stay in step (test/check/pruning.test.ts runs both against brute force).
   private runPlain(budget: number): number {
     const { events, next, head, inputs, outputs, modelStep, hashState, linearized, key1, key2, stack, states } = this
     const { lookahead } = this
