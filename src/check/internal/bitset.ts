@@ -6,8 +6,9 @@
 
 export class Bitset {
   readonly words: Uint32Array
-  constructor(readonly size: number) {
-    this.words = new Uint32Array((size + 31) >>> 5)
+  /** `words`, if given, is zeroed storage of `(size + 31) >>> 5` words (say, a view of a larger buffer). */
+  constructor(readonly size: number, words?: Uint32Array) {
+    this.words = words ?? new Uint32Array((size + 31) >>> 5)
   }
   has(i: number): boolean {
     return (this.words[i >>> 5]! & (1 << (i & 31))) !== 0

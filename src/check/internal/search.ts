@@ -154,8 +154,9 @@ export class PartitionSearch<S, I, O> {
     this.modelStep = model.step
     this.inputs = new Array<I>(n)
     this.outputs = new Array<O | undefined>(n)
-    const callTime = new Float64Array(n)
-    const returnTime = new Float64Array(n)
+    // Plain arrays: a Float64Array of more than 8 numbers would need a buffer of its own (see below).
+    const callTime: Array<number> = []
+    const returnTime: Array<number> = []
     let callsSorted = true
     for (let i = 0; i < n; i++) {
       const op = history[indices === undefined ? i : indices[i]!]!
@@ -163,8 +164,8 @@ export class PartitionSearch<S, I, O> {
       const pending = op.return === undefined || op.return === null
       // An operation that never returned may have had any output: the model sees `undefined`.
       this.outputs[i] = pending ? undefined : op.output
-      callTime[i] = op.call
-      returnTime[i] = pending ? Number.POSITIVE_INFINITY : op.return!
+      callTime.push(op.call)
+      returnTime.push(pending ? Number.POSITIVE_INFINITY : op.return!)
       if (i > 0 && !(callTime[i - 1]! <= op.call)) callsSorted = false
     }
     const { inputs, outputs } = this
@@ -189,9 +190,21 @@ export class PartitionSearch<S, I, O> {
     const byCall = identity(n)
     if (!callsSorted) byCall.sort((a, b) => callTime[a]! - callTime[b]! || a - b)
     const byReturn = sortedBy(returnTime)
-    const events = new Int32Array(2 * n)
-    this.callEvent = new Int32Array(n)
-    this.returnEvent = new Int32Array(n)
+    // The arrays of fixed size: the event list, the stack, the bitset and the first node arrays (they
+    // grow into arrays of their own). V8 allocates a typed array of up to 64 bytes with the object, a
+    // larger one with a buffer of its own, which costs some ten times more: so for a partition of
+    // more than a few operations they are all views of one buffer. Enough nodes for the search that
+    // never backtracks (a node per operation, and the root).
+    const capacity = Math.max(4, Math.min(n + 1, 1 << 20))
+    const bucketCount = nextPowerOfTwo(capacity)
+    const words = (n + 31) >>> 5
+    const memory = 4 * Math.max(2 * n + 1, bucketCount) <= 64
+      ? undefined
+      : new ArrayBuffer(4 * (2 * n + 2 * (2 * n + 1) + 2 * n + (n + 1) + words + 7 * capacity + bucketCount))
+    let at = 0
+    const events = region(memory, 4 * at, 2 * n)
+    this.callEvent = region(memory, 4 * (at += 2 * n), n)
+    this.returnEvent = region(memory, 4 * (at += n), n)
     for (let c = 0, r = 0, k = 0; k < 2 * n; k++) {
       if (c < n && callTime[byCall[c]!]! <= returnTime[byReturn[r]!]!) {
         const op = byCall[c++]!
@@ -205,8 +218,8 @@ export class PartitionSearch<S, I, O> {
     }
     this.events = events
     this.head = 2 * n
-    this.next = new Int32Array(2 * n + 1)
-    this.prev = new Int32Array(2 * n + 1)
+    this.next = region(memory, 4 * (at += n), 2 * n + 1)
+    this.prev = region(memory, 4 * (at += 2 * n + 1), 2 * n + 1)
     for (let k = 0; k < 2 * n; k++) {
       this.next[k] = k + 1 < 2 * n ? k + 1 : NONE
       this.prev[k] = k === 0 ? this.head : k - 1
@@ -215,21 +228,20 @@ export class PartitionSearch<S, I, O> {
     this.prev[this.head] = NONE
     this.cursor = this.next[this.head]!
 
-    this.linearized = new Bitset(n)
+    at += 2 * n + 1
+    this.linearized = new Bitset(n, memory === undefined ? undefined : new Uint32Array(memory, 4 * at, words))
     this.key1 = sharedZobristKeys(n, 0)
     this.key2 = sharedZobristKeys(n, 1)
-    this.stack = new Int32Array(n + 1).fill(NONE)
+    this.stack = region(memory, 4 * (at += words), n + 1).fill(NONE)
 
-    // Enough for the search that never backtracks (a node per operation, and the root).
-    const capacity = Math.max(4, Math.min(n + 1, 1 << 20))
-    this.nodeParent = new Int32Array(capacity)
-    this.nodeOp = new Int32Array(capacity)
-    this.nodeDepth = new Int32Array(capacity)
-    this.nodeHash1 = new Int32Array(capacity)
-    this.nodeHash2 = new Int32Array(capacity)
-    this.nodeStateHash = new Int32Array(capacity)
-    this.nodeChain = new Int32Array(capacity)
-    this.buckets = new Int32Array(nextPowerOfTwo(capacity)).fill(NONE)
+    this.nodeParent = region(memory, 4 * (at += n + 1), capacity)
+    this.nodeOp = region(memory, 4 * (at += capacity), capacity)
+    this.nodeDepth = region(memory, 4 * (at += capacity), capacity)
+    this.nodeHash1 = region(memory, 4 * (at += capacity), capacity)
+    this.nodeHash2 = region(memory, 4 * (at += capacity), capacity)
+    this.nodeStateHash = region(memory, 4 * (at += capacity), capacity)
+    this.nodeChain = region(memory, 4 * (at += capacity), capacity)
+    this.buckets = region(memory, 4 * (at += capacity), bucketCount).fill(NONE)
     const initial = this.pruning !== undefined ? this.pruning.initial : model.initial
     this.addNode(NONE, NONE, 0, 0, 0, 0, initial, false)
     this.stack[0] = 0
@@ -716,6 +728,10 @@ const nextPowerOfTwo = (n: number): number => {
   return p
 }
 
+// `length` ints of `memory` from `byteOffset` on, or new ones without `memory`.
+const region = (memory: ArrayBuffer | undefined, byteOffset: number, length: number): Int32Array =>
+  memory === undefined ? new Int32Array(length) : new Int32Array(memory, byteOffset, length)
+
 const identity = (n: number): Array<number> => {
   const a: Array<number> = []
   for (let i = 0; i < n; i++) a.push(i)
@@ -725,21 +741,28 @@ const identity = (n: number): Array<number> => {
 // Indices 0..n-1 sorted by `time`, ties in index order. Return times of a history recorded in call
 // order are nearly sorted (each operation overlaps a few others), so an insertion sort is linear
 // there; it gives up for the general sort once it has moved more than a few elements per index.
-const sortedBy = (time: Float64Array): Array<number> => {
+// Infinite times (never returned) go last, in index order, without being moved one by one.
+const sortedBy = (time: ReadonlyArray<number>): Array<number> => {
   const n = time.length
-  const order = identity(n)
+  const order: Array<number> = []
+  let pending: Array<number> | undefined
   let moves = 0
-  for (let i = 1; i < n; i++) {
-    const x = order[i]!
+  for (let x = 0; x < n; x++) {
     const t = time[x]!
-    let j = i - 1
+    if (t === Number.POSITIVE_INFINITY) {
+      ;(pending ??= []).push(x)
+      continue
+    }
+    let j = order.length - 1
+    order.push(x)
     while (j >= 0 && time[order[j]!]! > t) {
       order[j + 1] = order[j]!
       j--
     }
     order[j + 1] = x
-    moves += i - 1 - j
+    moves += order.length - 2 - j
     if (moves > 8 * n) return identity(n).sort((a, b) => time[a]! - time[b]! || a - b)
   }
+  if (pending !== undefined) for (const x of pending) order.push(x)
   return order
 }

@@ -108,19 +108,29 @@ const empty = new Value("", 0)
 
 // A value can still become what the next read returned: that read's value starts with it, or with a
 // put that may still take effect before the read (appends only ever extend a value).
+// It runs after every step of the search, so its visitor is one function and its working state lives
+// in `look` (a lookahead runs to the end before another starts), not in a closure made per call.
+const look = { state: empty as State, viable: true, puts: [] as Array<string> }
+const lookVisit = (event: "call" | "return", input: KvInput, output: KvOutput | undefined): boolean => {
+  if (event === "call") {
+    if (input.op === "put") look.puts.push(input.value ?? "")
+    return true
+  }
+  if (input.op !== "get" || output === undefined) return true
+  const read = output.value ?? ""
+  let viable = asValue(look.state).isPrefixOf(read)
+  for (let i = 0; !viable && i < look.puts.length; i++) viable = read.startsWith(look.puts[i]!)
+  look.viable = viable
+  return false
+}
 const lookahead = (s: State, remaining: Remaining<KvInput, KvOutput>): boolean => {
-  let viable = true
-  let puts: Array<string> | undefined
-  remaining.forEach((event, input, output) => {
-    if (event === "call") {
-      if (input.op === "put") (puts ??= []).push(input.value ?? "")
-      return true
-    }
-    if (input.op !== "get" || output === undefined) return true
-    const read = output.value ?? ""
-    viable = asValue(s).isPrefixOf(read) || (puts !== undefined && puts.some((p) => read.startsWith(p)))
-    return false
-  })
+  look.state = s
+  look.viable = true
+  look.puts.length = 0
+  remaining.forEach(lookVisit)
+  const viable = look.viable
+  look.state = empty
+  look.puts.length = 0
   return viable
 }
 
