@@ -28,21 +28,16 @@ export const LogEntrySchema: Schema.Schema<LogEntry, readonly [number, number, E
 
 type EncodedEntry = readonly [number, number, EntryKind, Uint8Array]
 
-const isIndex = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0
+const isNat = Codec.isNat
+const isRecord = Codec.isRecord
 
-/**
- * A whole array of entries, as in AppendEntries: the same tuples as `LogEntrySchema`, validated in one
- * loop. Composing `Schema.Array(LogEntrySchema)` runs about ten parser steps per entry (tuple,
- * refinements, transform, struct), which measured ~2 µs per entry each way: ten times the msgpack
- * cost, and the largest single cost of a simulated cluster.
- */
 /** Entries from their wire form, each checked; undefined if one is not `[index, term, kind, bytes]`. */
 const decodeEntries = (raw: ReadonlyArray<unknown>): Array<LogEntry> | undefined => {
   const out: Array<LogEntry> = new Array(raw.length)
   for (let i = 0; i < raw.length; i++) {
     const t = raw[i] as unknown
     if (
-      !Array.isArray(t) || t.length !== 4 || !isIndex(t[0]) || !isIndex(t[1]) || (t[2] !== 0 && t[2] !== 1 && t[2] !== 2) ||
+      !Array.isArray(t) || t.length !== 4 || !isNat(t[0]) || !isNat(t[1]) || (t[2] !== 0 && t[2] !== 1 && t[2] !== 2) ||
       !(t[3] instanceof Uint8Array)
     ) {
       return undefined
@@ -55,6 +50,12 @@ const decodeEntries = (raw: ReadonlyArray<unknown>): Array<LogEntry> | undefined
 const encodeEntries = (entries: ReadonlyArray<LogEntry>): Array<EncodedEntry> =>
   entries.map((e): EncodedEntry => [e.index, e.term, e.kind, e.data])
 
+/**
+ * A whole array of entries, as in AppendEntries: the same tuples as `LogEntrySchema`, validated in one
+ * loop. Composing `Schema.Array(LogEntrySchema)` runs about ten parser steps per entry (tuple,
+ * refinements, transform, struct), which measured ~2 µs per entry each way: ten times the msgpack
+ * cost, and the largest single cost of a simulated cluster.
+ */
 export const LogEntriesSchema: Schema.Schema<ReadonlyArray<LogEntry>, ReadonlyArray<EncodedEntry>> = Schema
   .transformOrFail(
     Schema.declare((u): u is ReadonlyArray<EncodedEntry> => Array.isArray(u), { identifier: "EncodedLogEntries" }),
@@ -201,9 +202,6 @@ export type RaftResponse = RequestVoteReply | AppendEntriesReply | HeartbeatRepl
 // -- the hot path's codecs (see Codec.FastPath): every put sends AppendEntries and its reply, every
 // heartbeat round a Heartbeat and its reply. Each accepts exactly what its class's schema accepts
 // in the common shape (test/raft/fastCodecs.test.ts compares them with Schema).
-
-const isNat = Codec.isNat
-const isRecord = Codec.isRecord
 
 Codec.fastPath(AppendEntries, {
   encodePlain: (v) => ({

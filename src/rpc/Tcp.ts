@@ -221,17 +221,21 @@ class FrameReader {
 const COALESCE_BYTES = 64 * 1024
 
 /**
- * Writes frames; all frames queued in one turn of the event loop leave in one write. A loopback
- * `writev` costs tens of µs of system time (the receiver's TCP processing runs in the sender's call),
- * so the number of writes, not of bytes, is what counts: frames are gathered until `setImmediate`
- * (after every I/O callback of this turn, so replies finished by several callbacks go together) and
- * small ones are copied into a single buffer.
+ * Writes frames; all frames queued in one turn of the event loop leave in one write. Each write is a
+ * system call that wakes the receiver, so a batch is gathered until `setImmediate` (after every I/O
+ * callback of this turn: replies finished by several callbacks go together), small frames copied into
+ * one buffer and large ones (snapshots) written as they are.
  */
 class FrameWriter {
   private parts: Array<Uint8Array> = []
   private bytes = 0
   private scheduled = false
   constructor(private readonly socket: net.Socket) {}
+
+  /** Bytes queued here and not yet handed to the socket. */
+  get queued(): number {
+    return this.bytes
+  }
 
   write(kind: number, id: number, payload: Uint8Array) {
     const header = Buffer.allocUnsafe(HEADER)
@@ -249,15 +253,9 @@ class FrameWriter {
   private readonly flush = () => {
     this.scheduled = false
     const parts = this.parts
-    const total = this.bytes
     this.parts = []
     this.bytes = 0
     if (this.socket.destroyed) return
-    if (total <= COALESCE_BYTES) {
-      this.socket.write(Buffer.concat(parts, total))
-      return
-    }
-    // Large frames among small ones: small runs copied together, large payloads written as they are.
     this.socket.cork()
     let run: Array<Uint8Array> = []
     let runBytes = 0
@@ -377,7 +375,7 @@ class PeerConnection {
   }
 
   get needsDrain(): boolean {
-    return this.socket.writableLength > HIGH_WATER
+    return this.socket.writableLength + this.writer.queued > HIGH_WATER
   }
 
   close(reason: TransportError["reason"], detail: string) {

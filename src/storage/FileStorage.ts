@@ -371,7 +371,7 @@ export const make = (
             yield* guarded(
               batch,
               writeBatch(batch).pipe(
-                // No stack capture: an Error's stack per batch was most of the span's cost.
+                // No stack capture: it would make an Error per batch.
                 Effect.withSpan("FileStorage.commit", { attributes: { writes: batch.length }, captureStackTrace: false })
               )
             )
