@@ -389,6 +389,66 @@ class PeerConnection {
   }
 }
 
+/**
+ * Calls from a transport to itself: dispatched in-process, answered through the same `Pending`
+ * bookkeeping as a connection's calls (so the sweeper times them out alike).
+ */
+class LocalCalls {
+  private readonly pending = new Map<number, Pending>()
+  private nextId = 1
+
+  constructor(private readonly self: NodeId, private readonly dispatcher: Dispatcher) {}
+
+  /** Starts one call; its id, or undefined when it was answered at once. */
+  call(payload: Uint8Array, call: Pending): number | undefined {
+    const started = this.dispatcher.dispatch(payload)
+    if (started instanceof Uint8Array) {
+      call.resume(Effect.succeed(started))
+      return undefined
+    }
+    const id = this.nextId++
+    this.pending.set(id, call)
+    started.addObserver((exit) => {
+      if (!this.pending.delete(id)) return
+      // A handler interrupted (its node stopping) sends no reply over TCP either: the caller sees the
+      // transport close instead.
+      call.resume(
+        exit._tag === "Success"
+          ? Effect.succeed(exit.value)
+          : Effect.fail(new TransportError({ reason: "Shutdown", peer: this.self, detail: "the local handler stopped" }))
+      )
+    })
+    return id
+  }
+
+  cancel(id: number) {
+    this.pending.delete(id)
+  }
+
+  get waiting(): boolean {
+    return this.pending.size > 0
+  }
+
+  close() {
+    const error = Effect.fail(new TransportError({ reason: "Shutdown", peer: this.self, detail: "transport shut down" }))
+    for (const call of this.pending.values()) call.resume(error)
+    this.pending.clear()
+  }
+
+  expire(now: number) {
+    for (const [id, call] of this.pending) {
+      if (call.deadline <= now) {
+        this.pending.delete(id)
+        call.resume(Effect.fail(new TransportError({
+          reason: "Timeout",
+          peer: this.self,
+          detail: `no reply within ${Duration.format(call.timeout)}`
+        })))
+      }
+    }
+  }
+}
+
 const parseAddress = (address: string): { host: string; port: number } | undefined => {
   const m = /^\[?([^\]]*)\]?:(\d{1,5})$/.exec(address)
   if (m === null) return undefined
@@ -516,13 +576,18 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       Effect.sync(() => {
         shutdown = true
         for (const c of connections.values()) c.close("Shutdown", "transport shut down")
+        local.close()
       })
     )
+
+    // Calls a serving transport makes to itself (a node's HTTP API forwarding to its own KV server, say)
+    // go straight to its dispatcher: the same encoded request and reply, the same timeout, no socket.
+    const local = new LocalCalls(options.self, dispatcher)
 
     // The sweeper sleeps only while some call waits for a reply: an idle transport wakes no one.
     const calling = yield* Effect.makeLatch(false)
     yield* Effect.forkScoped(Effect.forever(Effect.suspend(() => {
-      let waiting = false
+      let waiting = local.waiting
       for (const c of connections.values()) if (c.waiting) waiting = true
       if (!waiting) {
         calling.unsafeClose()
@@ -530,6 +595,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       }
       return Effect.sleep(Duration.millis(SWEEP_MS)).pipe(Effect.zipRight(Effect.sync(() => {
         const now = clock.unsafeCurrentTimeMillis()
+        local.expire(now)
         for (const c of connections.values()) c.expire(now)
       })))
     })))
@@ -558,6 +624,26 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
     ): Effect.Effect<Success<Req>, Failure<Req> | TransportError> =>
       Effect.suspend(() => {
         if (shutdown) return Effect.fail(new TransportError({ reason: "Shutdown", peer: to, detail: "transport shut down" }))
+        const timeout = callOptions?.timeout === undefined ? defaultTimeout : Duration.decode(callOptions.timeout)
+        if (to === options.self && dispatcher.size > 0) {
+          const payload = encodeRequest(request)
+          if (payload.length + 5 > maxFrameBytes) {
+            return Effect.fail(
+              new TransportError({ reason: "Protocol", peer: to, detail: `request of ${payload.length} bytes exceeds the frame limit` })
+            )
+          }
+          counters.calls++
+          counters.served++
+          return Effect.async<Uint8Array, TransportError>((resume) => {
+            const id = local.call(payload, { resume, deadline: clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout), timeout })
+            if (id === undefined) return
+            calling.unsafeOpen()
+            return Effect.sync(() => local.cancel(id))
+          }).pipe(
+            Effect.tapError(() => Effect.sync(() => counters.callFailures++)),
+            Effect.flatMap((bytes) => decodeReply(request, to, bytes))
+          )
+        }
         const conn = connectionTo(to)
         if (conn === undefined) {
           return Effect.fail(new TransportError({ reason: "Unreachable", peer: to, detail: `no address known for ${to}` }))
@@ -568,7 +654,6 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
             new TransportError({ reason: "Protocol", peer: to, detail: `request of ${payload.length} bytes exceeds the frame limit` })
           )
         }
-        const timeout = callOptions?.timeout === undefined ? defaultTimeout : Duration.decode(callOptions.timeout)
         const exchange = Effect.async<Uint8Array, TransportError>((resume) => {
           const deadline = clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout)
           const id = conn.send(payload, { resume, deadline, timeout })

@@ -3,11 +3,11 @@
  * every socket a test opens is closed by the test's scope.
  */
 import { it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Exit, Fiber, Scope } from "effect"
 import * as net from "node:net"
 import { describe, expect } from "vitest"
 import * as Tcp from "../../src/rpc/Tcp.js"
-import { Echo, Length, Sleep, TestProtocol, testHandlers } from "./protocol.js"
+import { Divide, Echo, Length, Sleep, TestProtocol, testHandlers } from "./protocol.js"
 
 const server = (options: Partial<Tcp.Options> = {}) =>
   Effect.gen(function*() {
@@ -134,6 +134,30 @@ describe("Tcp", () => {
       const slow = yield* Effect.either(c.call("server", new Sleep({ ms: 2_000 }), { timeout: "50 millis" }))
       expect(Either.isLeft(slow) && slow.left).toMatchObject({ reason: "Timeout" })
       expect(yield* c.call("server", new Echo({ text: "next" }))).toBe("next")
+    }))
+
+  it.scopedLive("a serving transport's calls to itself skip the socket: same replies, typed failures, timeouts, counters", () =>
+    Effect.gen(function*() {
+      const s = yield* server({ peers: { server: "127.0.0.1:1" } }) // a socket to that address would fail
+      expect(yield* s.call("server", new Echo({ text: "me" }))).toBe("me")
+      expect(yield* Effect.flip(s.call("server", new Divide({ a: 7, b: 0 })))).toMatchObject({ _tag: "DivideByZero", dividend: 7 })
+      const slow = yield* Effect.flip(s.call("server", new Sleep({ ms: 2_000 }), { timeout: "50 millis" }))
+      expect(slow).toMatchObject({ _tag: "TransportError", reason: "Timeout", peer: "server" })
+      const replies = yield* Effect.forEach(Array.from({ length: 32 }, (_, i) => i), (i) =>
+        s.call("server", new Sleep({ ms: i % 5 })), { concurrency: "unbounded" })
+      expect(replies).toEqual(Array.from({ length: 32 }, (_, i) => i % 5))
+      const counters = yield* s.counters
+      expect(counters).toMatchObject({ calls: 35, served: 35, callFailures: 1, connectionFailures: 0, bytesSent: 0 })
+    }))
+
+  it.scopedLive("a call to itself waiting when the transport shuts down fails with Shutdown", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const s = yield* Scope.extend(server(), scope)
+      const waiting = yield* Effect.fork(Effect.flip(s.call("server", new Sleep({ ms: 5_000 }))))
+      yield* Effect.sleep("20 millis")
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Fiber.join(waiting)).toMatchObject({ _tag: "TransportError", reason: "Shutdown" })
     }))
 
   it.scopedLive("64 calls in flight on one connection are matched to their replies", () =>
