@@ -25,7 +25,6 @@
  * retries stop then, or as soon as its caller hangs up.
  * @since 0.1.0
  */
-import { type HttpServerError, HttpServerRequest } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import * as HttpKit from "../http/HttpKit.js"
 import type { Transport, TransportError } from "../rpc/Transport.js"
@@ -79,7 +78,7 @@ const ADDRESS = /^[^\s:]+:\d{1,5}$/
 /** The `/v1/members` routes. */
 const membersRoute = (
   members: NonNullable<Backend["members"]>,
-  request: HttpServerRequest.HttpServerRequest,
+  request: HttpKit.RequestShape,
   path: string
 ) =>
   Effect.gen(function*() {
@@ -115,7 +114,7 @@ const membersRoute = (
 export const serveBackend = (
   backend: Backend,
   options: Omit<Options, "servers">
-): Effect.Effect<{ readonly port: number }, HttpServerError.ServeError, Transport | Scope.Scope> =>
+): Effect.Effect<{ readonly port: number }, HttpKit.ServeError, Transport | Scope.Scope> =>
   Effect.gen(function*() {
     const limits = options.limits ?? Limits.defaults
     const context = yield* Effect.context<Transport>()
@@ -126,7 +125,7 @@ export const serveBackend = (
     const forward = <A>(f: (c: KvClient.KvOperations) => Effect.Effect<A, KvClient.KvError>) =>
       withClient(f).pipe(Effect.catchTag("InvalidRequest", (e) => Effect.fail(HttpKit.fromInvalid(e))))
 
-    const write = (request: HttpServerRequest.HttpServerRequest, op: "put" | "append" | "delete", key: string) =>
+    const write = (request: HttpKit.RequestShape, op: "put" | "append" | "delete", key: string) =>
       Effect.gen(function*() {
         const value = op === "delete" ? "" : yield* HttpKit.bodyValue(request, limits)
         const who = yield* HttpKit.identity(request)
@@ -139,7 +138,7 @@ export const serveBackend = (
       })
 
     const route = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
+      const request = yield* HttpKit.Request
       const url = new URL(request.url, "http://localhost")
       const path = url.pathname
       if (path === "/v1/status") {
@@ -179,7 +178,7 @@ export const serveBackend = (
 export const serve = (
   kv: KvServerShape,
   options: Options
-): Effect.Effect<{ readonly port: number }, HttpServerError.ServeError, Transport | Scope.Scope> =>
+): Effect.Effect<{ readonly port: number }, HttpKit.ServeError, Transport | Scope.Scope> =>
   serveBackend({
     // The node's transport learns members added later (their addresses come with the configuration).
     client: KvClient.make({ servers: options.servers, callTimeout: "2 seconds", limits: options.limits ?? Limits.defaults, followUnlisted: true }),

@@ -4,7 +4,7 @@
  * node in your own Effect program.
  * @since 0.1.0
  */
-import type { FileSystem, HttpServerError } from "@effect/platform"
+import type { FileSystem } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import type { CorruptLog, StorageError } from "../raft/LogStorage.js"
 import * as RaftConfig from "../raft/RaftConfig.js"
@@ -14,6 +14,7 @@ import * as HttpApi from "./HttpApi.js"
 import * as KvServer from "./KvServer.js"
 import * as Kv from "./KvStateMachine.js"
 import { KvAdminProtocol, KvProtocol } from "./Messages.js"
+import type * as HttpKit from "../http/HttpKit.js"
 
 export interface Options extends ReplicaNode.Options {
   /** Serve the HTTP/JSON API on this port (0: any free port); omit for none. */
@@ -31,7 +32,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   KvNode,
-  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpKit.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > =>
   ReplicaNode.make(

@@ -14,8 +14,6 @@
  * which any node reaches the others.
  * @since 0.1.0
  */
-import { HttpServerResponse } from "@effect/platform"
-import type { HttpServerRequest } from "@effect/platform"
 import { Duration, Effect, type Scope } from "effect"
 import * as HttpKit from "../http/HttpKit.js"
 import * as Clerk from "../replica/Clerk.js"
@@ -60,7 +58,7 @@ const SNAPSHOT_TIMEOUT = Duration.seconds(5)
 /** `GET /v1/snapshot` gives up after this (the leader may be changing; the snapshot may be large). */
 const FETCH_TIMEOUT = Duration.seconds(15)
 
-const get = (request: HttpServerRequest.HttpServerRequest, path: string) =>
+const get = (request: HttpKit.RequestShape, path: string) =>
   request.method === "GET" ? undefined : HttpKit.reject("method_not_allowed", `use GET ${path}`)
 
 /**
@@ -138,12 +136,12 @@ export const start = <S>(
       switch (path) {
         case "/metrics":
           return get(request, path) ?? Effect.map(Metrics.render(sources), (text) =>
-            HttpServerResponse.text(text, { contentType: Prometheus.contentType }))
+            HttpKit.text(text, { contentType: Prometheus.contentType }))
         case "/health":
           return get(request, path) ?? Effect.map(health.check, (r) => HttpKit.json(r, r.healthy ? 200 : 503))
         case "/v1/snapshot":
           return get(request, path) ?? Effect.map(snapshotFile, (captured) =>
-            HttpServerResponse.uint8Array(Backup.encode(captured), {
+            HttpKit.bytes(Backup.encode(captured), {
               contentType: "application/octet-stream",
               headers: {
                 "content-disposition": `attachment; filename="concord-${captured.kind}-${captured.index}.snap"`,
@@ -155,7 +153,7 @@ export const start = <S>(
           return get(request, path) ?? Effect.map(cluster, (view) => HttpKit.json(view))
         case "/":
         case "/index.html":
-          return get(request, path) ?? Effect.succeed(HttpServerResponse.text(html, { contentType: "text/html; charset=utf-8" }))
+          return get(request, path) ?? Effect.succeed(HttpKit.text(html, { contentType: "text/html; charset=utf-8" }))
         default:
           return undefined
       }

@@ -3,7 +3,7 @@
  * HTTP API, in one Scope. This is what `concord shard ctrl serve` runs.
  * @since 0.1.0
  */
-import type { FileSystem, HttpServerError } from "@effect/platform"
+import type { FileSystem } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import type { CorruptLog, StorageError } from "../raft/LogStorage.js"
 import * as ReplicaNode from "../replica/ReplicaNode.js"
@@ -12,6 +12,7 @@ import * as CtrlServer from "./CtrlServer.js"
 import * as Ctrl from "./CtrlStateMachine.js"
 import * as HttpApi from "./HttpApi.js"
 import { CtrlProtocol } from "./Messages.js"
+import type * as HttpKit from "../http/HttpKit.js"
 
 export interface Options extends ReplicaNode.Options {
   /** Serve the HTTP/JSON API on this port (0: any free port); omit for none. */
@@ -25,7 +26,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   CtrlNode,
-  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpKit.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > =>
   ReplicaNode.make(

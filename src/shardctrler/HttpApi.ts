@@ -16,7 +16,6 @@
  * `bad_request`.
  * @since 0.1.0
  */
-import { type HttpServerError, HttpServerRequest } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import * as HttpKit from "../http/HttpKit.js"
 import type { Transport } from "../rpc/Transport.js"
@@ -75,7 +74,7 @@ const moveBody = (body: unknown) => {
 export const serve = (
   ctrl: CtrlServerShape,
   options: Options
-): Effect.Effect<{ readonly port: number }, HttpServerError.ServeError, Transport | Scope.Scope> =>
+): Effect.Effect<{ readonly port: number }, HttpKit.ServeError, Transport | Scope.Scope> =>
   Effect.gen(function*() {
     const withClient = yield* HttpKit.forwarding(
       CtrlClient.make({ servers: options.servers, callTimeout: "2 seconds", retryPause: "20 millis" }),
@@ -89,7 +88,7 @@ export const serve = (
         })
       )
 
-    const command = (request: HttpServerRequest.HttpServerRequest, op: "join" | "leave" | "move") =>
+    const command = (request: HttpKit.RequestShape, op: "join" | "leave" | "move") =>
       Effect.gen(function*() {
         if (request.method !== "POST") return yield* HttpKit.reject("method_not_allowed", `use POST /v1/${op}`)
         const body = yield* HttpKit.bodyJson(request)
@@ -107,7 +106,7 @@ export const serve = (
       })
 
     const route = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
+      const request = yield* HttpKit.Request
       const url = new URL(request.url, "http://localhost")
       const path = url.pathname
       if (path === "/v1/status") {

@@ -7,7 +7,7 @@
  * `ShardKvClient`s that follow the configs), so a client needs one address, as with `mongos`.
  * @since 0.1.0
  */
-import type { FileSystem, HttpServerError } from "@effect/platform"
+import type { FileSystem } from "@effect/platform"
 import { Effect, type Scope } from "effect"
 import * as HttpApi from "../kv/HttpApi.js"
 import type { CorruptLog, StorageError } from "../raft/LogStorage.js"
@@ -19,6 +19,7 @@ import * as ShardKvClient from "./ShardKvClient.js"
 import { ShardGet, ShardStatus, ShardWrite } from "./Messages.js"
 import * as ShardKvServer from "./ShardKvServer.js"
 import * as Group from "./ShardStateMachine.js"
+import type * as HttpKit from "../http/HttpKit.js"
 
 export interface Options extends ReplicaNode.Options {
   readonly gid: Gid
@@ -35,7 +36,7 @@ export const make = (
   options: Options
 ): Effect.Effect<
   ShardKvNode,
-  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpServerError.ServeError,
+  Tcp.ListenError | Tcp.TlsError | StorageError | CorruptLog | HttpKit.ServeError,
   FileSystem.FileSystem | Scope.Scope
 > => {
   const ctrlers = Object.keys(options.ctrl)

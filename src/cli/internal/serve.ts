@@ -127,7 +127,7 @@ export const startErrors = (command: string, host: string, httpPort: number | un
   StorageError: (e: { readonly message: string }) => fail(command, ExitCode.Failed, e.message),
   CorruptLog: (e: { readonly message: string }) => fail(command, ExitCode.Failed, e.message),
   TlsError: (e: { readonly message: string }) => fail(command, ExitCode.BadInput, `${e.message} (--tls-cert/--tls-key/--tls-ca)`),
-  ServeError: (e: { readonly cause: unknown }) => fail(command, ExitCode.Failed, `cannot serve HTTP on ${host}:${httpPort}: ${String(e.cause)}`)
+  ServeError: (e: { readonly detail: string }) => fail(command, ExitCode.Failed, `cannot serve HTTP on ${host}:${httpPort}: ${e.detail}`)
 })
 
 /**
