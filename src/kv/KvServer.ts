@@ -61,7 +61,7 @@ export const make = (
       command: Kv.KvCommand,
       snapshotLogBytes: options.maxRaftState < 0 ? -1 : Math.floor(options.maxRaftState * SNAPSHOT_AT)
     })
-    const answer = yield* Answer.make(options.requestTimeoutMs ?? 1000)
+    const answer = Answer.answer
     const limits = options.limits ?? Limits.defaults
     /** Refuses a request that could never succeed, before it reaches the log. */
     const valid = (key: string, value: string): Effect.Effect<void, InvalidRequest> => {
@@ -87,7 +87,7 @@ export const make = (
           answer(replica.execute({ op: req.op, key: req.key, value: req.value, clientId: req.clientId, seq: req.seq }))
         ).pipe(Effect.asVoid),
       KvStatus: () => status
-    })
+    }, Answer.deadline<KvRequest>(options.requestTimeoutMs ?? 1000, ["KvGet", "KvWrite"]))
     yield* transport.serve<KvAdminRequest, never>(KvAdminProtocol, Members.handlers(replica.raft))
     return { replica, status }
   })

@@ -16,7 +16,7 @@ import * as Bound from "../internal/metrics.js"
 import type { LogStorageShape } from "../raft/LogStorage.js"
 import type { RaftShape } from "../raft/Raft.js"
 import * as Tcp from "../rpc/Tcp.js"
-import type { AnyRequest, Handlers, Protocol, TransportShape } from "../rpc/Transport.js"
+import type { AnyRequest, Handlers, Protocol, ServeOptions, TransportShape } from "../rpc/Transport.js"
 import * as Prometheus from "./Prometheus.js"
 
 /** The label every metric of a node carries: its id. */
@@ -76,7 +76,23 @@ export const instrument = <T extends TransportShape>(transport: T, labels: Reado
   }
   return {
     ...transport,
-    serve: <Req extends AnyRequest, R>(protocol: Protocol<Req>, handlers: Handlers<Req, R>) => {
+    serve: <Req extends AnyRequest, R>(protocol: Protocol<Req>, handlers: Handlers<Req, R>, options?: ServeOptions<Req>) => {
+      // A request answered by the deadline is counted with the failure it was answered with (its
+      // handler is interrupted after).
+      const timedOut = new WeakMap<object, string>()
+      const deadline = options?.deadline
+      const served: ServeOptions<Req> | undefined = deadline === undefined ? options : {
+        ...options,
+        deadline: {
+          ms: deadline.ms,
+          onTimeout: (request) => {
+            const failure = deadline.onTimeout(request)
+            const tag = (failure as { readonly _tag?: unknown } | undefined)?._tag
+            if (failure !== undefined) timedOut.set(request, typeof tag === "string" ? tag : "error")
+            return failure
+          }
+        }
+      }
       const wrapped: Record<string, (request: any) => Effect.Effect<any, any, R>> = {}
       for (const [tag, handler] of Object.entries(handlers as Record<string, (request: any) => Effect.Effect<any, any, R>>)) {
         wrapped[tag] = (request: AnyRequest) =>
@@ -84,13 +100,13 @@ export const instrument = <T extends TransportShape>(transport: T, labels: Reado
             const start = clock.unsafeCurrentTimeNanos()
             return Effect.onExit(handler(request), (exit) =>
               Effect.sync(() => {
-                const m = metricsFor(protocol.name, opOf(request), outcomeOf(exit))
+                const m = metricsFor(protocol.name, opOf(request), timedOut.get(request) ?? outcomeOf(exit))
                 m.count.update(1)
                 m.seconds.update(Number(clock.unsafeCurrentTimeNanos() - start) / 1e9)
               }))
           })
       }
-      return transport.serve(protocol, wrapped as unknown as Handlers<Req, R>)
+      return transport.serve(protocol, wrapped as unknown as Handlers<Req, R>, served)
     }
   }
 }

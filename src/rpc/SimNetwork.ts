@@ -16,9 +16,9 @@
  * is a function of its seed. Messages are encoded and decoded on the way: nodes share no memory.
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Exit, Fiber, FiberSet, Layer, Random, type Scope } from "effect"
+import { Context, Duration, Effect, Exit, FiberSet, Layer, Random, type Scope } from "effect"
 import { withoutStack } from "../internal/errors.js"
-import { Dispatcher, decodeReply, encodeRequest } from "./internal/wire.js"
+import { Dispatcher, decodeReply, encodeRequest, type Started } from "./internal/wire.js"
 import {
   type AnyRequest,
   type CallOptions,
@@ -173,7 +173,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
     )
     /** Waits for the handler's reply; undefined if the server is found dead first. */
     const awaitHandler = (
-      fiber: Fiber.RuntimeFiber<Uint8Array, never>,
+      started: Started,
       end: End,
       serverName: string,
       server: Server
@@ -181,7 +181,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
       const wait = Effect.async<Exit.Exit<Uint8Array> | undefined>((resume) => {
         const w: Waiting = { end, serverName, server, resume }
         waiting.add(w)
-        fiber.addObserver((exit) => {
+        started.observe((exit) => {
           if (waiting.delete(w)) resume(Effect.succeed(exit))
         })
         return Effect.sync(() => void waiting.delete(w))
@@ -290,7 +290,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
               new TransportError({ reason: "Timeout", peer: to, detail: `no reply within ${Duration.format(callOptions.timeout!)}` })
           })
         },
-        serve: (protocol, handlers) =>
+        serve: (protocol, handlers, serveOptions) =>
           Effect.gen(function*() {
             const fork = yield* FiberSet.makeRuntime<any, any, never>()
             if (server === undefined || servers.get(opts.self) !== server) {
@@ -298,7 +298,7 @@ export const make = (options: Options = {}): Effect.Effect<SimNetworkShape> =>
               servers.set(opts.self, server)
             }
             const current = server
-            yield* current.dispatcher.register(protocol, handlers, fork as any)
+            yield* current.dispatcher.register(protocol, handlers, fork as any, serveOptions)
             served++
             yield* Effect.addFinalizer(() =>
               Effect.sync(() => {

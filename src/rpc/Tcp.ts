@@ -408,7 +408,7 @@ class LocalCalls {
     }
     const id = this.nextId++
     this.pending.set(id, call)
-    started.addObserver((exit) => {
+    started.observe((exit) => {
       if (!this.pending.delete(id)) return
       // A handler interrupted (its node stopping) sends no reply over TCP either: the caller sees the
       // transport close instead.
@@ -522,7 +522,7 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
           const started = dispatcher.dispatch(payload, access.refuse)
           if (started instanceof Uint8Array) reply(id, started)
           else {
-            started.addObserver((exit) => {
+            started.observe((exit) => {
               if (exit._tag === "Success") reply(id, exit.value)
             })
           }
@@ -698,8 +698,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       address,
       setPeerAddress: (peer, addr) => void learned.set(peer, addr),
       call,
-      serve: (protocol, handlers) =>
-        Effect.flatMap(FiberSet.makeRuntime<any, any, never>(), (fork) => dispatcher.register(protocol, handlers, fork as any)),
+      serve: (protocol, handlers, serveOptions) =>
+        Effect.flatMap(FiberSet.makeRuntime<any, any, never>(), (fork) => dispatcher.register(protocol, handlers, fork as any, serveOptions)),
       counters: Effect.sync(() => ({ ...counters })),
       peerCounters: Effect.sync(() => new Map([...perPeer].map(([peer, c]) => [peer, { ...c }])))
     }

@@ -123,13 +123,32 @@ export interface TransportShape {
     request: Req,
     options?: CallOptions
   ) => Effect.Effect<Success<Req>, Failure<Req> | TransportError>
-  /** Serves `protocol` with `handlers` until the scope closes. Handlers run in fibers of that scope. */
+  /**
+   * Serves `protocol` with `handlers` until the scope closes. Handlers run in fibers of that scope.
+   * With `options.deadline`, a request still running after its time is answered at once and its
+   * handler interrupted (see `ServeOptions`).
+   */
   readonly serve: <Req extends AnyRequest, R>(
     protocol: Protocol<Req>,
-    handlers: Handlers<Req, R>
+    handlers: Handlers<Req, R>,
+    options?: ServeOptions<Req>
   ) => Effect.Effect<void, never, Scope.Scope | R>
   /** Counters since the transport started. */
   readonly counters: Effect.Effect<TransportCounters>
+}
+
+/** How a protocol is served. */
+export interface ServeOptions<Req extends AnyRequest> {
+  /**
+   * A server-side deadline, as gRPC servers have: a request still running `ms` after it arrived is
+   * answered with `onTimeout(request)`, one of that request's own failures, and its handler is
+   * interrupted. `onTimeout` returning undefined exempts the request. One watcher fiber serves all
+   * the protocol's requests; no fiber or timer is made per request.
+   */
+  readonly deadline?: {
+    readonly ms: number
+    readonly onTimeout: (request: Req) => Failure<Req> | undefined
+  }
 }
 
 /** The Transport service tag. */

@@ -51,7 +51,7 @@ export const make = (options: Options = {}): Effect.Effect<CtrlServerShape, Stor
       command: Ctrl.CtrlCommand,
       snapshotLogBytes: maxRaftState < 0 ? -1 : Math.floor(maxRaftState * SNAPSHOT_AT)
     })
-    const answer = yield* Answer.make(options.requestTimeoutMs ?? 1000)
+    const answer = Answer.answer
 
     /** Runs a command; its config, or InvalidRequest for a refused one. */
     const execute = (cmd: Ctrl.CtrlCommand) =>
@@ -74,6 +74,6 @@ export const make = (options: Options = {}): Effect.Effect<CtrlServerShape, Stor
           ? Effect.fail(new InvalidRequest({ code: "bad_request", reason: `config ${req.num}: use -1 for the latest` }))
           : Effect.map(query(req.num), toWire),
       CtrlStatus: () => status
-    })
+    }, Answer.deadline<CtrlRequest>(options.requestTimeoutMs ?? 1000, ["CtrlJoin", "CtrlLeave", "CtrlMove", "CtrlQuery"]))
     return { replica, query, status }
   })

@@ -75,7 +75,7 @@ export const make = (options: Options): Effect.Effect<ShardKvServerShape, Storag
       command: Group.ShardCommand,
       snapshotLogBytes: options.maxRaftState < 0 ? -1 : Math.floor(options.maxRaftState * SNAPSHOT_AT)
     })
-    const answer = yield* Answer.make(options.requestTimeoutMs ?? 1000)
+    const answer = Answer.answer
     const limits = options.limits ?? Limits.defaults
     const pollMs = options.pollIntervalMs ?? 100
     const pageBytes = options.pageBytes ?? 1024 * 1024
@@ -243,7 +243,7 @@ export const make = (options: Options): Effect.Effect<ShardKvServerShape, Storag
           )
         }),
       ShardStatus: () => status
-    })
+    }, Answer.deadline<ShardKvRequest>(options.requestTimeoutMs ?? 1000, ["ShardGet", "ShardWrite", "DeleteShards"]))
 
     return { gid, replica, status }
   })

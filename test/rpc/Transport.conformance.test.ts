@@ -5,18 +5,37 @@
  * remote defects, unknown methods and restart.
  */
 import { it } from "@effect/vitest"
-import { Context, Effect, Either, Exit, Layer, Schema, Scope } from "effect"
+import { Clock, Context, Effect, Either, Exit, Layer, Schema, Scope } from "effect"
 import { describe, expect } from "vitest"
 import * as SimNetwork from "../../src/rpc/SimNetwork.js"
 import * as Tcp from "../../src/rpc/Tcp.js"
 import * as Transport from "../../src/rpc/Transport.js"
 import { simTest } from "../support/simTest.js"
-import { Crash, Divide, DivideByZero, Echo, Length, RoundTrip, Sleep, TestProtocol, testHandlers } from "./protocol.js"
+import {
+  Crash,
+  Divide,
+  DivideByZero,
+  Echo,
+  Length,
+  RoundTrip,
+  Sleep,
+  Slow,
+  type TestRequest,
+  TestProtocol,
+  testHandlers,
+  TooSlow
+} from "./protocol.js"
 
 /** What a conformance test needs from a network, whichever Layer implements it. */
 interface Net {
-  /** Starts server `name` in the current scope. `handled` counts requests its handlers ran. */
-  readonly startServer: (name: string) => Effect.Effect<{ readonly handled: () => number }, never, Scope.Scope>
+  /**
+   * Starts server `name` in the current scope. `handled` counts requests its handlers ran,
+   * `interrupted` the `Slow` handlers interrupted.
+   */
+  readonly startServer: (
+    name: string,
+    options?: Transport.ServeOptions<TestRequest>
+  ) => Effect.Effect<{ readonly handled: () => number; readonly interrupted: () => number }, never, Scope.Scope>
   /** Stops server `name` (crash: its scope closes). */
   readonly killServer: (name: string) => Effect.Effect<void>
   /** A client node named `name` with a route to each of `servers`. */
@@ -30,15 +49,16 @@ const simNet: Layer.Layer<NetTag | SimNetwork.SimNetwork> = Layer.effect(
     const net = yield* SimNetwork.SimNetwork
     const scopes = new Map<string, Scope.CloseableScope>()
     return NetTag.of({
-      startServer: (name) =>
+      startServer: (name, options) =>
         Effect.gen(function*() {
           let handled = 0
+          let interrupted = 0
           const scope = yield* Scope.make()
           scopes.set(name, scope)
           const transport = net.transport({ self: name, ends: {} })
-          yield* transport.serve(TestProtocol, testHandlers(() => handled++)).pipe(Scope.extend(scope))
+          yield* transport.serve(TestProtocol, testHandlers(() => handled++, () => interrupted++), options).pipe(Scope.extend(scope))
           yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-          return { handled: () => handled }
+          return { handled: () => handled, interrupted: () => interrupted }
         }),
       killServer: (name) => Effect.suspend(() => Scope.close(scopes.get(name)!, Exit.void)),
       client: (name, servers) => net.meshTransport(name, servers)
@@ -50,9 +70,10 @@ const tcpNet: Layer.Layer<NetTag> = Layer.sync(NetTag, () => {
   const scopes = new Map<string, Scope.CloseableScope>()
   const ports = new Map<string, number>()
   return NetTag.of({
-    startServer: (name) =>
+    startServer: (name, options) =>
       Effect.gen(function*() {
         let handled = 0
+        let interrupted = 0
         const scope = yield* Scope.make()
         scopes.set(name, scope)
         // A restarted server comes back on its old port, as a restarted peer would.
@@ -61,9 +82,9 @@ const tcpNet: Layer.Layer<NetTag> = Layer.sync(NetTag, () => {
           Effect.orDie
         )
         ports.set(name, transport.address!.port)
-        yield* transport.serve(TestProtocol, testHandlers(() => handled++)).pipe(Scope.extend(scope))
+        yield* transport.serve(TestProtocol, testHandlers(() => handled++, () => interrupted++), options).pipe(Scope.extend(scope))
         yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-        return { handled: () => handled }
+        return { handled: () => handled, interrupted: () => interrupted }
       }),
     killServer: (name) => Effect.suspend(() => Scope.close(scopes.get(name)!, Exit.void)),
     client: (name, servers) =>
@@ -193,6 +214,30 @@ const conformance: ReadonlyArray<readonly [string, Effect.Effect<void, unknown, 
     const result = yield* pending.await.pipe(Effect.flatten)
     expect(Either.isLeft(result)).toBe(true)
     expect(Either.getLeft(result).pipe((o) => o._tag === "Some" && o.value._tag === "TransportError" && o.value.reason !== "Timeout")).toBe(true)
+  })],
+  ["ServerDeadline", Effect.gen(function*() {
+    // A request past the server's deadline is answered with the failure it names, and its handler
+    // interrupted; a request the deadline exempts runs to its end; one within it is answered as usual.
+    const net = yield* NetTag
+    const server = yield* net.startServer("server", {
+      deadline: { ms: 200, onTimeout: (r) => r._tag === "Slow" ? new TooSlow({ ms: r.ms }) : undefined }
+    })
+    const client = yield* net.client("client", ["server"])
+    expect(yield* client.call("server", new Slow({ ms: 20 }))).toBe(20)
+    const started = yield* Clock.currentTimeMillis
+    const late = yield* Effect.flip(client.call("server", new Slow({ ms: 20_000 })))
+    const waited = (yield* Clock.currentTimeMillis) - started
+    expect(late).toEqual(new TooSlow({ ms: 20_000 }))
+    expect(waited).toBeGreaterThanOrEqual(200)
+    expect(waited).toBeLessThan(5_000)
+    expect(yield* client.call("server", new Sleep({ ms: 400 }))).toBe(400)
+    const many = yield* Effect.forEach([10, 5_000, 30, 6_000], (ms) => Effect.either(client.call("server", new Slow({ ms }))), {
+      concurrency: "unbounded"
+    })
+    expect(many.map((e) => Either.isRight(e) ? e.right : e.left._tag)).toEqual([10, "TooSlow", 30, "TooSlow"])
+    // Interruptions land once the handler fiber has run its finalizer.
+    yield* Effect.sleep("50 millis")
+    expect(server.interrupted()).toBe(3)
   })],
   ["RestartReconnects", Effect.gen(function*() {
     const net = yield* NetTag

@@ -63,12 +63,21 @@ export class Crash extends Schema.TaggedRequest<Crash>()("Crash", {
   payload: {}
 }) {}
 
-export const TestProtocol = Transport.protocol("Test", Echo, Length, Repeat, Divide, Sleep, RoundTrip, Crash)
+export class TooSlow extends Schema.TaggedError<TooSlow>()("TooSlow", { ms: Schema.Int }) {}
+
+/** As `Sleep`, with a failure a server deadline can answer it with. */
+export class Slow extends Schema.TaggedRequest<Slow>()("Slow", {
+  failure: TooSlow,
+  success: Schema.Int,
+  payload: { ms: Schema.Int }
+}) {}
+
+export const TestProtocol = Transport.protocol("Test", Echo, Length, Repeat, Divide, Sleep, RoundTrip, Crash, Slow)
 
 export type TestRequest = Schema.Schema.Type<(typeof TestProtocol.classes)[number]>
 
 /** The test handlers; `count` is called once per request a handler runs. */
-export const testHandlers = (count: () => void = () => {}): Transport.Handlers<TestRequest, never> => ({
+export const testHandlers = (count: () => void = () => {}, interrupted: () => void = () => {}): Transport.Handlers<TestRequest, never> => ({
   Echo: (r) => Effect.sync(() => (count(), r.text)),
   Length: (r) => Effect.sync(() => (count(), r.text.length)),
   Repeat: (r) => Effect.sync(() => (count(), "y".repeat(r.n))),
@@ -78,5 +87,11 @@ export const testHandlers = (count: () => void = () => {}): Transport.Handlers<T
   },
   Sleep: (r) => Effect.sync(count).pipe(Effect.zipRight(Effect.sleep(Duration.millis(r.ms))), Effect.as(r.ms)),
   RoundTrip: (r) => Effect.sync(() => (count(), r.value)),
-  Crash: () => Effect.sync(count).pipe(Effect.zipRight(Effect.die("boom")))
+  Crash: () => Effect.sync(count).pipe(Effect.zipRight(Effect.die("boom"))),
+  Slow: (r) =>
+    Effect.sync(count).pipe(
+      Effect.zipRight(Effect.sleep(Duration.millis(r.ms))),
+      Effect.as(r.ms),
+      Effect.onInterrupt(() => Effect.sync(interrupted))
+    )
 })

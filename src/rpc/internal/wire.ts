@@ -9,7 +9,7 @@
  *   4 = not authorized (payload: why; the handler never ran).
  * @internal
  */
-import { Cause, Effect, Either, type Fiber, Schema, type Scope } from "effect"
+import { Cause, Effect, Either, Exit, type Fiber, FiberId, Schema, type Scope } from "effect"
 import * as Codec from "../../codec/Codec.js"
 import {
   type AnyRequest,
@@ -19,8 +19,10 @@ import {
   type Protocol,
   type RequestClass,
   type Success,
+  type ServeOptions,
   TransportError
 } from "../Transport.js"
+import * as Watcher from "./watcher.js"
 
 const enum Status {
   Success = 0,
@@ -98,7 +100,21 @@ interface Entry {
   readonly decode: (plain: unknown) => Either.Either<any, Codec.DecodeError>
   readonly run: (request: any) => Effect.Effect<Uint8Array>
   readonly fork: RunFork
+  readonly deadline: Watcher.Watcher | undefined
+  /** The encoded reply of a request past its deadline; undefined: no deadline for it. */
+  readonly timeoutReply: (request: any) => Uint8Array | undefined
 }
+
+/**
+ * A request whose handler was started. `observe` is told its outcome once: the reply (the handler's
+ * answer, or the deadline's), or a failed exit if the handler stopped without one (interrupted: its
+ * server is stopping).
+ */
+export interface Started {
+  readonly observe: (onExit: (exit: Exit.Exit<Uint8Array>) => void) => void
+}
+
+const noTimeout = () => undefined
 
 /**
  * The handlers a node currently serves, by request tag. `dispatch` decodes one request and starts its
@@ -112,44 +128,57 @@ export class Dispatcher {
     return this.entries.size
   }
 
-  /** Registers `handlers` for `protocol` until the current scope closes. */
+  /**
+   * Registers `handlers` for `protocol` until the current scope closes; with `options.deadline`, a
+   * watcher in that scope answers the requests past it.
+   */
   register<Req extends AnyRequest, R>(
     protocol: Protocol<Req>,
     handlers: Handlers<Req, R>,
-    fork: RunFork
+    fork: RunFork,
+    options?: ServeOptions<Req>
   ): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.acquireRelease(
-      Effect.sync(() => {
-        const tags: Array<string> = []
-        for (const cls of protocol.classes) {
-          if (this.entries.has(cls._tag)) {
-            throw new Error(`request tag ${cls._tag} of protocol ${protocol.name} is already served`)
-          }
-          const codecs = codecsOfClass(cls)
-          const handler = (handlers as any)[cls._tag] as (r: any) => Effect.Effect<any, any, R>
-          this.entries.set(cls._tag, {
-            decode: codecs.request.decodePlain,
-            fork,
-            run: (request) =>
-              Effect.matchCauseEffect(handler(request) as Effect.Effect<any, any>, {
-                onSuccess: (value) => Effect.succeed(Codec.pack([Status.Success, codecs.success.encodePlain(value)])),
-                onFailure: (cause) => {
-                  const failure = Cause.failureOption(cause)
-                  if (failure._tag === "Some") {
-                    return Effect.succeed(Codec.pack([Status.Failure, codecs.failure.encodePlain(failure.value)]))
+    const deadline = options?.deadline
+    // The watcher is made outside the acquisition, which is uninterruptible (a fiber forked there would be too).
+    return Effect.flatMap(deadline === undefined ? Effect.succeed(undefined) : Watcher.make(deadline.ms), (watcher) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const tags: Array<string> = []
+          for (const cls of protocol.classes) {
+            if (this.entries.has(cls._tag)) {
+              throw new Error(`request tag ${cls._tag} of protocol ${protocol.name} is already served`)
+            }
+            const codecs = codecsOfClass(cls)
+            const handler = (handlers as any)[cls._tag] as (r: any) => Effect.Effect<any, any, R>
+            this.entries.set(cls._tag, {
+              decode: codecs.request.decodePlain,
+              fork,
+              deadline: watcher,
+              timeoutReply: deadline === undefined ? noTimeout : (request) => {
+                const failure = deadline.onTimeout(request)
+                return failure === undefined ? undefined : Codec.pack([Status.Failure, codecs.failure.encodePlain(failure)])
+              },
+              run: (request) =>
+                Effect.matchCauseEffect(handler(request) as Effect.Effect<any, any>, {
+                  onSuccess: (value) => Effect.succeed(Codec.pack([Status.Success, codecs.success.encodePlain(value)])),
+                  onFailure: (cause) => {
+                    const failure = Cause.failureOption(cause)
+                    if (failure._tag === "Some") {
+                      return Effect.succeed(Codec.pack([Status.Failure, codecs.failure.encodePlain(failure.value)]))
+                    }
+                    if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+                    return Effect.logError(`handler of ${cls._tag} died`, cause).pipe(
+                      Effect.as(Codec.pack([Status.Defect, `handler of ${cls._tag} died: ${Cause.squash(cause)}`]))
+                    )
                   }
-                  if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
-                  return Effect.logError(`handler of ${cls._tag} died`, cause).pipe(
-                    Effect.as(Codec.pack([Status.Defect, `handler of ${cls._tag} died: ${Cause.squash(cause)}`]))
-                  )
-                }
-              })
-          })
-          tags.push(cls._tag)
-        }
-        return tags
-      }),
-      (tags) => Effect.sync(() => tags.forEach((t) => this.entries.delete(t)))
+                })
+            })
+            tags.push(cls._tag)
+          }
+          return tags
+        }),
+        (tags) => Effect.sync(() => tags.forEach((t) => this.entries.delete(t)))
+      )
     ).pipe(Effect.asVoid)
   }
 
@@ -161,7 +190,7 @@ export class Dispatcher {
   dispatch(
     bytes: Uint8Array,
     refuse?: (tag: string) => string | undefined
-  ): Uint8Array | Fiber.RuntimeFiber<Uint8Array, never> {
+  ): Uint8Array | Started {
     const unpacked = Codec.unpack(bytes, "request")
     if (Either.isLeft(unpacked)) return protocolReply(unpacked.left.message)
     const plain = unpacked.right as { readonly _tag?: unknown } | null
@@ -172,6 +201,21 @@ export class Dispatcher {
     if (refused !== undefined) return Codec.pack([Status.Unauthorized, refused])
     const request = entry.decode(plain)
     if (Either.isLeft(request)) return protocolReply(request.left.message)
-    return entry.fork(entry.run(request.right))
+    const fiber = entry.fork(entry.run(request.right))
+    const watcher = entry.deadline
+    if (watcher === undefined) return { observe: (onExit) => fiber.addObserver(onExit) }
+    return {
+      observe: (onExit) => {
+        const ticket = watcher.add(() => {
+          const reply = entry.timeoutReply(request.right)
+          if (reply === undefined) return void fiber.addObserver(onExit)
+          onExit(Exit.succeed(reply))
+          fiber.unsafeInterruptAsFork(FiberId.none)
+        })
+        fiber.addObserver((exit) => {
+          if (watcher.remove(ticket)) onExit(exit)
+        })
+      }
+    }
   }
 }
