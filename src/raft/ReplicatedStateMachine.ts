@@ -8,7 +8,7 @@
  * - automatic snapshots once the log grows past `snapshotLogBytes`.
  * @since 0.1.0
  */
-import { Data, Deferred, Effect, Either, type Schema, type Scope, Stream } from "effect"
+import { type Chunk, Data, Deferred, Effect, Either, type Schema, type Scope, Stream } from "effect"
 import * as Codec from "../codec/Codec.js"
 import type { StorageError } from "./LogStorage.js"
 import type { NotLeader } from "./Messages.js"
@@ -100,39 +100,50 @@ export const make = <S, C, R, I>(
       for (const r of reads.splice(0, n)) r.resume(Effect.void)
     }
 
-    const onApply = (msg: ApplyMsg): Effect.Effect<void> =>
+    /** Applies one message; a defect (a command that does not decode) if it cannot be. */
+    const applyOne = (msg: ApplyMsg): Codec.DecodeError | undefined => {
+      if (msg.index <= applied) return undefined
+      if (msg._tag === "Snapshot") {
+        state = machine.restore(msg.data)
+        applied = msg.index
+        for (const [index, w] of waiters) {
+          if (index <= msg.index) {
+            waiters.delete(index)
+            Deferred.unsafeDone(w.deferred, Effect.fail(new OutcomeUnknown({ index })))
+          }
+        }
+        return undefined
+      }
+      let result: R | undefined
+      if (msg._tag === "Command") {
+        const decoded = codec.decode(msg.data)
+        // A command that does not decode was written by a different version of the application.
+        if (decoded._tag === "Left") return decoded.left
+        const [next, r] = machine.apply(state, decoded.right)
+        state = next
+        result = r
+      }
+      applied = msg.index
+      const w = waiters.get(msg.index)
+      if (w !== undefined) {
+        waiters.delete(msg.index)
+        Deferred.unsafeDone(
+          w.deferred,
+          w.term === msg.term && msg._tag === "Command"
+            ? Effect.succeed(result as R)
+            : Effect.fail(new ProposalDropped({ index: msg.index }))
+        )
+      }
+      return undefined
+    }
+
+    // The committed entries arrive in chunks (all that one Ready committed): applied in one loop, and
+    // the snapshot threshold checked once per chunk rather than per entry.
+    const onApply = (msgs: Chunk.Chunk<ApplyMsg>): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (msg.index <= applied) return Effect.void
-        if (msg._tag === "Snapshot") {
-          state = machine.restore(msg.data)
-          applied = msg.index
-          for (const [index, w] of waiters) {
-            if (index <= msg.index) {
-              waiters.delete(index)
-              Deferred.unsafeDone(w.deferred, Effect.fail(new OutcomeUnknown({ index })))
-            }
-          }
-        } else {
-          let result: R | undefined
-          if (msg._tag === "Command") {
-            const decoded = codec.decode(msg.data)
-            // A command that does not decode was written by a different version of the application.
-            if (decoded._tag === "Left") return Effect.die(decoded.left)
-            const [next, r] = machine.apply(state, decoded.right)
-            state = next
-            result = r
-          }
-          applied = msg.index
-          const w = waiters.get(msg.index)
-          if (w !== undefined) {
-            waiters.delete(msg.index)
-            Deferred.unsafeDone(
-              w.deferred,
-              w.term === msg.term && msg._tag === "Command"
-                ? Effect.succeed(result as R)
-                : Effect.fail(new ProposalDropped({ index: msg.index }))
-            )
-          }
+        for (const msg of msgs) {
+          const bad = applyOne(msg)
+          if (bad !== undefined) return Effect.die(bad)
         }
         releaseReads()
         if (limit < 0 || applied <= lastSnapshot) return Effect.void
@@ -140,7 +151,7 @@ export const make = <S, C, R, I>(
           if (sizes.logBytes <= limit) return Effect.void
           return Effect.flatMap(Effect.either(raft.storedSnapshot), (persisted) => {
             // The log shrinks only once the last snapshot is durable: until then, do not encode the
-            // whole state again for every entry applied meanwhile. (A storage that cannot tell holds
+            // whole state again for every chunk applied meanwhile. (A storage that cannot tell holds
             // nothing back.)
             if (Either.isRight(persisted) && (persisted.right?.index ?? 0) < lastSnapshot) return Effect.void
             lastSnapshot = applied
@@ -149,7 +160,7 @@ export const make = <S, C, R, I>(
         })
       })
 
-    yield* Effect.forkScoped(Stream.runForEach(raft.applied, onApply))
+    yield* Effect.forkScoped(Stream.runForEachChunk(raft.applied, onApply))
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         stopped = true

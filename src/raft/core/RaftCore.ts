@@ -180,6 +180,8 @@ export class RaftCore {
   private applied: number
   private now: number
   private electionDeadline = 0
+  /** The randomized election timeout in force: drawn anew at each role change and vote, not per message. */
+  private electionTimeout = 0
   private heartbeatDeadline = 0
   private lastLeaderContact = -Infinity
   private readonly votes = new Map<NodeId, boolean>()
@@ -572,9 +574,20 @@ export class RaftCore {
     return (x >>> 0) / 0x100000000
   }
 
+  /** A new randomized election timeout (in [T, 2T)), running from now. */
   private resetElectionTimer() {
     const t = this.config.electionTimeoutMs
-    this.electionDeadline = this.now + t + Math.floor(this.random() * t)
+    this.electionTimeout = t + Math.floor(this.random() * t)
+    this.electionDeadline = this.now + this.electionTimeout
+  }
+
+  /**
+   * The same timeout, restarted from now: what hearing from the leader does (as etcd does). Drawing
+   * anew per message would move the deadline earlier about half the time, waking the shell's timer
+   * loop on every append; restarted, the deadline only moves later.
+   */
+  private restartElectionTimer() {
+    this.electionDeadline = this.now + this.electionTimeout
   }
 
   /**
@@ -763,7 +776,7 @@ export class RaftCore {
     if (term > this.term || this.role !== "Follower") this.becomeFollower(term, leader)
     this.leader = leader
     this.lastLeaderContact = this.now
-    this.resetElectionTimer()
+    this.restartElectionTimer()
   }
 
   private onAppendEntries(req: AppendEntries): AppendEntriesReply {
