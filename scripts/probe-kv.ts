@@ -1,5 +1,5 @@
 /**
- * `npx tsx scripts/probe-kv.ts [--inflight N] [--puts N] [--warm N] [--runs N] [--http] [--cli PATH]`:
+ * `npx tsx scripts/probe-kv.ts [--inflight N] [--puts N] [--warm N] [--runs N] [--http] [--max-raft-state B] [--cli PATH]`:
  * a profiling aid, not a benchmark (no reference, no verdict). Starts 3 `concord kv serve` nodes
  * (the bundled CLI, file storage in a temporary directory), warms them with `--warm` puts, then runs
  * `--puts` puts at `--inflight` in flight `--runs` times (binary `KvClient`s on one Tcp transport, or
@@ -32,6 +32,8 @@ const puts = opt("puts", 20_000)
 const warm = opt("warm", 5_000)
 const runs = opt("runs", 2)
 const useHttp = args.includes("--http")
+const mrsAt = args.indexOf("--max-raft-state")
+const serveArgs = mrsAt >= 0 ? ["--max-raft-state", args[mrsAt + 1]!] : []
 const cliAt = args.indexOf("--cli")
 const cli = cliAt >= 0 ? resolve(args[cliAt + 1]!) : join(ROOT, "node_modules/.cache/concord-probe/concord.mjs")
 if (cliAt < 0) execFileSync(process.execPath, [join(ROOT, "scripts/bundle-cli.mjs"), cli], { cwd: ROOT, stdio: "inherit" })
@@ -60,7 +62,7 @@ const nodeArgs = (process.env.CONCORD_BENCH_NODE_ARGS ?? "").split(" ").filter((
 const children: Array<ChildProcess> = ids.map((id, i) =>
   spawn(process.execPath, [
     ...nodeArgs, cli, "kv", "serve", "--id", id, "--data", join(dir, id), "--http-port", String(httpPorts[i]),
-    "--peers", ids.map((x) => `${x}=${peers[x]}`).join(",")
+    "--peers", ids.map((x) => `${x}=${peers[x]}`).join(","), ...serveArgs
   ], { stdio: ["ignore", "pipe", "inherit"] })
 )
 await Promise.all(children.map((c) => new Promise((r) => c.stdout!.once("data", r))))

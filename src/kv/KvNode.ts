@@ -38,7 +38,12 @@ export const make = (
   ReplicaNode.make(
     // The membership verbs are an operator's (a client with the token), as are the reads and writes.
     { ...options, clientRequests: [...KvProtocol.classes, ...KvAdminProtocol.classes].map((c) => c._tag) },
-    KvServer.make({ maxRaftState: RaftConfig.deployment.maxRaftStateBytes, peers: options.peers, ...options.kv }),
+    KvServer.make({
+      maxRaftState: RaftConfig.deployment.maxRaftStateBytes,
+      snapshotLogRatio: RaftConfig.deployment.snapshotLogRatio,
+      peers: options.peers,
+      ...options.kv
+    }),
     (server, http) => HttpApi.serve(server, { ...http, servers: Object.keys(options.peers) }),
     { kind: "kv", replica: (server) => server.replica, snapshot: Kv.snapshot }
   )

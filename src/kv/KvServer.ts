@@ -31,6 +31,8 @@ import { type KvAdminRequest, KvAdminProtocol, KvProtocol, type KvRequest, NodeS
 export interface Options {
   /** Snapshot when the Raft state (hard state + log) nears this many bytes; −1 never. */
   readonly maxRaftState: number
+  /** See `ReplicatedStateMachine.Options.snapshotLogRatio`. Default 0 (a real node's: `RaftConfig.deployment`). */
+  readonly snapshotLogRatio?: number
   /** How Gets are served. Default "readIndex". */
   readonly getMode?: "readIndex" | "log"
   /** A request not applied within this time is answered with `Retry`. Default 1000 ms. */
@@ -59,7 +61,8 @@ export const make = (
     const transport = yield* Transport
     const replica = yield* Rsm.make(Kv.machine, {
       command: Kv.KvCommand,
-      snapshotLogBytes: options.maxRaftState < 0 ? -1 : Math.floor(options.maxRaftState * SNAPSHOT_AT)
+      snapshotLogBytes: options.maxRaftState < 0 ? -1 : Math.floor(options.maxRaftState * SNAPSHOT_AT),
+      snapshotLogRatio: options.snapshotLogRatio ?? 0
     })
     const answer = Answer.answer
     const limits = options.limits ?? Limits.defaults

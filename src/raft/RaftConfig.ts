@@ -40,7 +40,14 @@ export const deployment = {
   electionTimeoutMs: 300,
   heartbeatIntervalMs: 50,
   rpcTimeoutMs: rpcTimeoutFor(300),
-  maxRaftStateBytes: 8 * 1024 * 1024
+  maxRaftStateBytes: 8 * 1024 * 1024,
+  /**
+   * A key/value node also waits for the log to reach the size of its last snapshot, so a large state
+   * is not re-encoded every 7 MB of log. (In `scripts/probe-kv.ts` at 256 puts in flight, a growing
+   * state of up to 25 MB with snapshots at the byte limit cost 117 µs of CPU per put on all nodes and
+   * a p99 of 158 ms, against 82 µs and 49 ms with no snapshots.)
+   */
+  snapshotLogRatio: 1
 } as const
 
 /** A full configuration from the required fields plus any overrides. */

@@ -34,6 +34,14 @@ export interface Options<C, I> {
   readonly command: Schema.Schema<C, I>
   /** Snapshot once the Raft log (hard state + entries) exceeds this many bytes; -1 never. Default 4 MiB. */
   readonly snapshotLogBytes?: number
+  /**
+   * Also hold a snapshot until the log is at least this many times the previous snapshot's size.
+   * Each snapshot encodes the whole state, so with a state much larger than `snapshotLogBytes` the
+   * byte limit alone would re-encode it every few thousand writes (a pause on the main thread each
+   * time); with a ratio of r, encoding costs at most 1/r bytes per byte logged, and the log stays
+   * within max(snapshotLogBytes, r × the state). Default 0: the byte limit alone (the labs' rule).
+   */
+  readonly snapshotLogRatio?: number
 }
 
 /** The proposal was superseded (leadership changed before it committed): it did not take effect. Retry. */
@@ -77,6 +85,8 @@ export const make = <S, C, R, I>(
     const raft = yield* Raft
     const codec = Codec.make(options.command as Schema.Schema<C, I, never>, "command")
     const limit = options.snapshotLogBytes ?? 4 * 1024 * 1024
+    const ratio = options.snapshotLogRatio ?? 0
+    let lastSnapshotBytes = 0
     let state = machine.initial()
     let applied = 0
     let stopped = false
@@ -92,6 +102,7 @@ export const make = <S, C, R, I>(
       state = machine.restore(snap.data)
       applied = snap.index
       lastSnapshot = snap.index
+      lastSnapshotBytes = snap.data.length
     }
 
     const releaseReads = () => {
@@ -106,6 +117,7 @@ export const make = <S, C, R, I>(
       if (msg._tag === "Snapshot") {
         state = machine.restore(msg.data)
         applied = msg.index
+        lastSnapshotBytes = msg.data.length
         for (const [index, w] of waiters) {
           if (index <= msg.index) {
             waiters.delete(index)
@@ -148,14 +160,16 @@ export const make = <S, C, R, I>(
         releaseReads()
         if (limit < 0 || applied <= lastSnapshot) return Effect.void
         return Effect.flatMap(raft.sizes, (sizes) => {
-          if (sizes.logBytes <= limit) return Effect.void
+          if (sizes.logBytes <= limit || sizes.logBytes < ratio * lastSnapshotBytes) return Effect.void
           return Effect.flatMap(Effect.either(raft.storedSnapshot), (persisted) => {
             // The log shrinks only once the last snapshot is durable: until then, do not encode the
             // whole state again for every chunk applied meanwhile. (A storage that cannot tell holds
             // nothing back.)
             if (Either.isRight(persisted) && (persisted.right?.index ?? 0) < lastSnapshot) return Effect.void
             lastSnapshot = applied
-            return raft.snapshot(applied, machine.snapshot(state))
+            const data = machine.snapshot(state)
+            lastSnapshotBytes = data.length
+            return raft.snapshot(applied, data)
           })
         })
       })

@@ -28,7 +28,7 @@ const counters: Rsm.StateMachine<ReadonlyMap<string, number>, Cmd, number> = {
 
 const ids = ["a", "b", "c"]
 
-const cluster = Effect.gen(function*() {
+const clusterWith = (snapshotLogRatio: number) => Effect.gen(function*() {
   const net = yield* SimNetwork.make()
   const storages = new Map<string, MemoryStorage.MemoryStorage>()
   const nodes = new Map<string, { scope: Scope.CloseableScope; rsm: Rsm.ReplicatedStateMachine<ReadonlyMap<string, number>, Cmd, number> }>()
@@ -40,7 +40,7 @@ const cluster = Effect.gen(function*() {
       const transport = yield* net.meshTransport(id, ids)
       const rsm = yield* Effect.gen(function*() {
         const raft = yield* Raft.make(RaftConfig.make({ id, peers: ids, electionTimeoutMs: 300, heartbeatIntervalMs: 50 }))
-        return yield* Rsm.make(counters, { command: Cmd, snapshotLogBytes: 500 }).pipe(Effect.provideService(Raft.Raft, raft))
+        return yield* Rsm.make(counters, { command: Cmd, snapshotLogBytes: 500, snapshotLogRatio }).pipe(Effect.provideService(Raft.Raft, raft))
       }).pipe(
         Effect.provideService(Transport, transport),
         Effect.provideService(LogStorage.LogStorage, storage),
@@ -64,6 +64,7 @@ const cluster = Effect.gen(function*() {
   yield* Effect.addFinalizer(() => Effect.forEach([...nodes.keys()], stop, { discard: true }))
   return { nodes, start, stop, isolate, leader, storages }
 })
+const cluster = clusterWith(0)
 
 describe("ReplicatedStateMachine", () => {
   simTest("execute returns apply's result; read is linearizable and sees every executed command", Effect.gen(function*() {
@@ -121,6 +122,35 @@ describe("ReplicatedStateMachine", () => {
     expect([...(yield* c.nodes.get(lagging)!.rsm.local).state].sort()).toEqual(want)
     expect((yield* c.nodes.get(lagging)!.rsm.raft.status).snapshotIndex).toBeGreaterThan(0) // caught up by snapshot
     expect(want.reduce((n, [, v]) => n + v, 0)).toBe(200)
+  }))
+
+  simTest("snapshotLogRatio: a state larger than the byte limit is snapshotted once the log reaches its size, not at every limit", Effect.gen(function*() {
+    const run = (ratio: number) =>
+      Effect.scoped(Effect.gen(function*() {
+        const c = yield* clusterWith(ratio)
+        const l = yield* c.leader
+        let maxLog = 0
+        // 150 keys: the state's snapshot (~1.5 KB) outgrows the 450-byte threshold early on.
+        for (let k = 0; k < 600; k++) {
+          yield* c.nodes.get(l)!.rsm.execute([`key${k % 150}`, 1])
+          maxLog = Math.max(maxLog, (yield* c.storages.get(l)!.sizes).logBytes)
+        }
+        const sizes = yield* c.storages.get(l)!.sizes
+        const taken = (yield* c.nodes.get(l)!.rsm.raft.counters).snapshotsTaken
+        const state = yield* c.nodes.get(l)!.rsm.read((s) => [...s.values()].reduce((a, b) => a + b, 0))
+        return { taken, maxLog, snapshotBytes: sizes.snapshotBytes, state }
+      }))
+    const plain = yield* run(0)
+    const ratio = yield* run(1)
+    expect(plain.state).toBe(600)
+    expect(ratio.state).toBe(600)
+    expect(ratio.snapshotBytes).toBeGreaterThan(1_000)
+    // Without the ratio the log never grows far past the limit; with it, up to about the state's size.
+    expect(plain.maxLog).toBeLessThan(1_000)
+    expect(ratio.maxLog).toBeGreaterThan(plain.maxLog)
+    expect(ratio.maxLog).toBeLessThan(2 * ratio.snapshotBytes + 500)
+    expect(ratio.taken).toBeGreaterThan(0)
+    expect(ratio.taken * 2).toBeLessThan(plain.taken)
   }))
 })
 

@@ -61,7 +61,7 @@ export const nodeFlags = (o: { readonly defaultPeers?: string; readonly dataDefa
     min: -1,
     fallback: RaftConfig.deployment.maxRaftStateBytes,
     placeholder: "BYTES",
-    description: "snapshot when the Raft log reaches this many bytes; -1 never"
+    description: "snapshot when the Raft log reaches this many bytes (a key/value node: or its last snapshot's size, if larger); -1 never"
   }),
   ...nodeSecurityFlags,
   exitWithStdin: Options.boolean("exit-with-stdin").pipe(
