@@ -5,7 +5,7 @@
  * means "this replica cannot tell you now" (a proposal dropped or covered by a snapshot, the node
  * stopping, the deadline passing) is a `Retry`.
  *
- * The deadline is the transport's (`Transport.serve`'s `deadline` option, given by `make`): one
+ * The deadline is the transport's (`Transport.serve`'s `deadline` option, made by `deadline`): one
  * watcher for all requests, where a fiber forked per request to be interrupted measured about a
  * third of a leader's CPU per put.
  * @since 0.1.0

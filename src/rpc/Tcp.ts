@@ -292,6 +292,20 @@ interface Pending {
 // ~26 µs per call, more than the rest of a loopback round trip.
 const SWEEP_MS = 10
 
+/** Fails (with Timeout) and removes the calls of `pending` whose deadline has passed. */
+const expirePending = (pending: Map<number, Pending>, peer: NodeId, now: number) => {
+  for (const [id, call] of pending) {
+    if (call.deadline <= now) {
+      pending.delete(id)
+      call.resume(Effect.fail(new TransportError({
+        reason: "Timeout",
+        peer,
+        detail: `no reply within ${Duration.format(call.timeout)}`
+      })))
+    }
+  }
+}
+
 /** A client connection to one peer address. */
 class PeerConnection {
   readonly socket: net.Socket
@@ -362,16 +376,7 @@ class PeerConnection {
 
   /** Fails the calls whose deadline has passed. */
   expire(now: number) {
-    for (const [id, call] of this.pending) {
-      if (call.deadline <= now) {
-        this.pending.delete(id)
-        call.resume(Effect.fail(new TransportError({
-          reason: "Timeout",
-          peer: this.peer,
-          detail: `no reply within ${Duration.format(call.timeout)}`
-        })))
-      }
-    }
+    expirePending(this.pending, this.peer, now)
   }
 
   get needsDrain(): boolean {
@@ -436,16 +441,7 @@ class LocalCalls {
   }
 
   expire(now: number) {
-    for (const [id, call] of this.pending) {
-      if (call.deadline <= now) {
-        this.pending.delete(id)
-        call.resume(Effect.fail(new TransportError({
-          reason: "Timeout",
-          peer: this.self,
-          detail: `no reply within ${Duration.format(call.timeout)}`
-        })))
-      }
-    }
+    expirePending(this.pending, this.self, now)
   }
 }
 
