@@ -16,15 +16,19 @@ export type WithDeadline<E> = <A, E2>(effect: Effect.Effect<A, E2>) => Effect.Ef
  * (the effect is interrupted).
  */
 export const make = <E>(timeoutMs: number, onTimeout: () => E): Effect.Effect<WithDeadline<E>, never, Scope.Scope> =>
-  Effect.map(Watcher.make(timeoutMs), (watcher) => <A, E2>(effect: Effect.Effect<A, E2>): Effect.Effect<A, E | E2> =>
-    Effect.flatMap(Effect.fork(effect), (fiber) =>
-      Effect.async<A, E | E2>((resume) => {
-        const ticket = watcher.add(() => {
-          resume(Effect.fail(onTimeout()))
-          fiber.unsafeInterruptAsFork(fiber.id())
-        })
-        fiber.addObserver((exit) => {
-          if (watcher.remove(ticket)) resume(exit)
-        })
-        return Effect.suspend(() => watcher.remove(ticket) ? Fiber.interrupt(fiber) : Effect.void)
-      })))
+  Effect.map(Watcher.make(timeoutMs), (watcher) => withWatcher(watcher, onTimeout))
+
+/** As `make`, on a watcher of the caller's (which may serve other deadlines of the same length too). */
+export const withWatcher = <E>(watcher: Watcher.Watcher, onTimeout: () => E): WithDeadline<E> =>
+<A, E2>(effect: Effect.Effect<A, E2>): Effect.Effect<A, E | E2> =>
+  Effect.flatMap(Effect.fork(effect), (fiber) =>
+    Effect.async<A, E | E2>((resume) => {
+      const ticket = watcher.add(() => {
+        resume(Effect.fail(onTimeout()))
+        fiber.unsafeInterruptAsFork(fiber.id())
+      })
+      fiber.addObserver((exit) => {
+        if (watcher.remove(ticket)) resume(exit)
+      })
+      return Effect.suspend(() => watcher.remove(ticket) ? Fiber.interrupt(fiber) : Effect.void)
+    }))

@@ -147,6 +147,26 @@ describe("HttpKit.forwarding", () => {
       expect(made).toBe(2)
     }))
 
+  it.scopedLive("inside serve, an overdue forwarded request is answered 503 at once and its handler interrupted", () =>
+    Effect.gen(function*() {
+      const withClient = yield* HttpKit.forwarding(Effect.succeed("c"), { size: 1, timeoutMs: 150 })
+      const interrupted = yield* Deferred.make<void>()
+      const app = Effect.flatMap(HttpKit.Request, (r) =>
+        r.url === "/stuck"
+          ? withClient(() => Effect.never).pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)))
+          : Effect.map(withClient((c) => Effect.succeed(c)), (c) => HttpKit.json({ client: c })))
+      const { port } = yield* HttpKit.serve(app, { host: "127.0.0.1", port: 0 })
+      const stuck = yield* request(port, "GET", "/stuck") // never answered without the deadline
+      expect(stuck.status).toBe(503)
+      expect(JSON.parse(stuck.body).error).toEqual({
+        code: "unavailable",
+        message: "no leader answered within 150ms; the cluster may have lost its majority"
+      })
+      yield* Deferred.await(interrupted)
+      // Its client went back to the pool: the next request gets it.
+      expect(JSON.parse((yield* request(port, "GET", "/ok")).body)).toEqual({ client: "c" })
+    }))
+
   it.scopedLive("an interrupted request, waiting or running, leaves the pool whole", () =>
     Effect.gen(function*() {
       const withClient = yield* HttpKit.forwarding(Effect.succeed("c"), { size: 1, timeoutMs: 5_000 })
