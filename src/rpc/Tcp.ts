@@ -7,7 +7,9 @@
  * leave in one write (see `FrameWriter`). A peer is dialled on first use; a closed
  * connection fails its calls at once (`Closed`) and the next call dials again, so a restarted peer is
  * picked up without configuration. An oversized or malformed frame closes only that connection, with
- * a logged `FrameError`; the server keeps serving everyone else.
+ * a logged `FrameError`; the server keeps serving everyone else. A serving transport's calls to its
+ * own name (`self`) skip the socket: the encoded request goes straight to its dispatcher, with the
+ * same reply encoding and the same call timeout.
  *
  * Security (both optional, see `Options.tls` and `Options.auth`): TLS on every connection, mutual
  * between members (node:tls); and authentication decided once per connection, before its first
