@@ -8,7 +8,7 @@
  * ends with a newline, so that curl's output does not run into the prompt.
  * @since 0.1.0
  */
-import { Context, Data, Duration, Effect, Exit, FiberId, Runtime, type Scope } from "effect"
+import { Context, Data, Duration, Effect, Exit, FiberId, FiberSet, Runtime, type Scope } from "effect"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import type { Socket } from "node:net"
@@ -219,23 +219,31 @@ export const forwarding = <C, R>(acquire: Effect.Effect<C, never, R>, options: {
       if (client !== undefined) return Effect.succeed(client)
       if (made < options.size) {
         made++
-        return Effect.provide(acquire, context)
+        // A client that could not be made frees its slot.
+        return Effect.onExit(Effect.provide(acquire, context), (exit) => Effect.sync(() => void (exit._tag === "Failure" && made--)))
       }
       return Effect.async<C>((resume) => {
-        const give = (c: C) => resume(Effect.succeed(c))
+        let handed: { readonly client: C } | undefined
+        const give = (c: C) => {
+          handed = { client: c }
+          resume(Effect.succeed(c))
+        }
         waiting.push(give)
         return Effect.sync(() => {
           const i = waiting.indexOf(give)
           if (i >= 0) waiting.splice(i, 1)
+          // Interrupted just as a client was handed over (the resume lost to the interruption): pass
+          // it on, or it would be gone from the pool for good.
+          else if (handed !== undefined) giveBack(handed.client)
         })
       })
     })
-    const release = (client: C) =>
-      Effect.sync(() => {
-        const next = waiting.shift()
-        if (next !== undefined) next(client)
-        else free.push(client)
-      })
+    const giveBack = (client: C) => {
+      const next = waiting.shift()
+      if (next !== undefined) next(client)
+      else free.push(client)
+    }
+    const release = (client: C) => Effect.sync(() => giveBack(client))
     return <A, E>(f: (client: C) => Effect.Effect<A, E>): Effect.Effect<A, Exclude<E, Unauthorized> | HttpFailure> =>
       withDeadline(
         Effect.uninterruptibleMask((restore) =>
@@ -390,7 +398,10 @@ export const serve = (
       Effect.catchTag("HttpFailure", (e) => Effect.succeed(errorResponse(e.code, e.message))),
       Effect.catchAllDefect((d) => Effect.logError("HTTP handler died", d).pipe(Effect.as(errorResponse("internal", "internal error"))))
     )
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const runLog = Runtime.runFork(yield* Effect.runtime<never>())
+    // Request fibers belong to the serve scope: closing it interrupts those still running (after the
+    // server and its sockets are closed: finalizers run last-added first).
+    const runFork = yield* FiberSet.makeRuntime<never, Response, never>()
     const tls = options.security?.tls
     // node:http directly: @effect/platform's server measured ~100 µs of CPU per request on top of
     // node:http's ~17 (fibers, spans, its request and response wrappers), more than a forwarded put.
@@ -439,7 +450,7 @@ export const serve = (
         resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : options.port))
       })
     })
-    server.on("error", (err) => runFork(Effect.logError(`HTTP server on ${options.host}:${port}: ${err.message}`)))
+    server.on("error", (err) => runLog(Effect.logError(`HTTP server on ${options.host}:${port}: ${err.message}`)))
     yield* Effect.addFinalizer(() =>
       Effect.async<void>((resume) => {
         server.close(() => resume(Effect.void))

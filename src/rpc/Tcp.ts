@@ -9,7 +9,7 @@
  * picked up without configuration. An oversized or malformed frame closes only that connection, with
  * a logged `FrameError`; the server keeps serving everyone else. A serving transport's calls to its
  * own name (`self`) skip the socket: the encoded request goes straight to its dispatcher, with the
- * same reply encoding and the same call timeout.
+ * same reply encoding and the same call timeout, as a member's (no authentication check).
  *
  * Security (both optional, see `Options.tls` and `Options.auth`): TLS on every connection, mutual
  * between members (node:tls); and authentication decided once per connection, before its first
@@ -417,12 +417,12 @@ class LocalCalls {
     this.pending.set(id, call)
     started.observe((exit) => {
       if (!this.pending.delete(id)) return
-      // A handler interrupted (its node stopping) sends no reply over TCP either: the caller sees the
-      // transport close instead.
+      // A handler interrupted without replying (its service stopping) would send nothing over TCP,
+      // and the caller would wait for its timeout; here it learns at once.
       call.resume(
         exit._tag === "Success"
           ? Effect.succeed(exit.value)
-          : Effect.fail(new TransportError({ reason: "Shutdown", peer: this.self, detail: "the local handler stopped" }))
+          : Effect.fail(new TransportError({ reason: "Closed", peer: this.self, detail: "the local handler stopped without a reply" }))
       )
     })
     return id

@@ -35,7 +35,10 @@ export interface Options {
 
 export interface CtrlServerShape {
   readonly replica: Rsm.ReplicatedStateMachine<Ctrl.CtrlState, Ctrl.CtrlCommand, Ctrl.CtrlResult>
-  /** Config `num` (-1: the latest), linearizably. */
+  /**
+   * Config `num` (-1: the latest), linearizably. Called in process, it is not under the request
+   * deadline (that bounds the requests served over the transport): bound it yourself.
+   */
   readonly query: (num: number) => Effect.Effect<Config, Answer.WireError>
   /** This replica's status. */
   readonly status: Effect.Effect<CtrlNodeStatus>

@@ -1,6 +1,6 @@
 /** HttpKit's client token on a real loopback HTTP server: which paths need it, what a refusal says. */
 import { it } from "@effect/vitest"
-import { Deferred, Effect, Fiber } from "effect"
+import { Deferred, Effect, Exit, Fiber, FiberId } from "effect"
 import * as http from "node:http"
 import { describe, expect } from "vitest"
 import * as HttpKit from "../../src/http/HttpKit.js"
@@ -145,6 +145,26 @@ describe("HttpKit.forwarding", () => {
       const after = yield* Fiber.join(both)
       expect([...after].sort()).toEqual([1, 2])
       expect(made).toBe(2)
+    }))
+
+  it.scopedLive("a waiter interrupted just as a client is handed to it passes the client on", () =>
+    Effect.gen(function*() {
+      const withClient = yield* HttpKit.forwarding(Effect.succeed("c"), { size: 1, timeoutMs: 60_000 })
+      const gate = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(withClient(() => Deferred.await(gate)))
+      yield* Effect.sleep("10 millis")
+      const waiter = yield* Effect.fork(withClient(() => Effect.succeed("waiter")))
+      yield* Effect.sleep("10 millis")
+      // In one step: the holder is let go (its release hands the client to the waiter), and the waiter
+      // is interrupted before it runs again.
+      yield* Effect.sync(() => {
+        Deferred.unsafeDone(gate, Effect.void)
+        waiter.unsafeInterruptAsFork(FiberId.none)
+      })
+      yield* Fiber.await(holder)
+      expect(Exit.isInterrupted(yield* Fiber.await(waiter))).toBe(true)
+      const next = yield* Effect.timeout(withClient((c) => Effect.succeed(c)), "2 seconds")
+      expect(next).toBe("c")
     }))
 
   it.scopedLive("inside serve, an overdue forwarded request is answered 503 at once and its handler interrupted", () =>

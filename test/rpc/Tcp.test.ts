@@ -150,14 +150,14 @@ describe("Tcp", () => {
       expect(counters).toMatchObject({ calls: 35, served: 35, callFailures: 1, connectionFailures: 0, bytesSent: 0 })
     }))
 
-  it.scopedLive("a call to itself waiting when the transport shuts down fails with Shutdown", () =>
+  it.scopedLive("a call to itself waiting when the transport shuts down fails at once: its handler stopped without a reply", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
       const s = yield* Scope.extend(server(), scope)
       const waiting = yield* Effect.fork(Effect.flip(s.call("server", new Sleep({ ms: 5_000 }))))
       yield* Effect.sleep("20 millis")
       yield* Scope.close(scope, Exit.void)
-      expect(yield* Fiber.join(waiting)).toMatchObject({ _tag: "TransportError", reason: "Shutdown" })
+      expect(yield* Fiber.join(waiting)).toMatchObject({ _tag: "TransportError", reason: "Closed", detail: "the local handler stopped without a reply" })
     }))
 
   it.scopedLive("64 calls in flight on one connection are matched to their replies", () =>

@@ -36,8 +36,13 @@ export const make = (timeoutMs: number): Effect.Effect<Watcher, never, Scope.Sco
       const wait = oldest.deadline - clock.unsafeCurrentTimeMillis()
       if (wait > 0) return Effect.sleep(Math.ceil(wait))
       inFlight.delete(oldest)
-      oldest.expire()
-      return Effect.void
+      // `expire` is the caller's code: if it throws, say so and go on expiring the others.
+      try {
+        oldest.expire()
+        return Effect.void
+      } catch (e) {
+        return Effect.logError("a deadline's expiry failed", e)
+      }
     })).pipe(Effect.interruptible))
     return {
       timeoutMs,

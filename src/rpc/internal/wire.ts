@@ -108,7 +108,7 @@ interface Entry {
 /**
  * A request whose handler was started. `observe` is told its outcome once: the reply (the handler's
  * answer, or the deadline's), or a failed exit if the handler stopped without one (interrupted: its
- * server is stopping).
+ * server is stopping). Call `observe` at once: the request's deadline runs from that call.
  */
 export interface Started {
   readonly observe: (onExit: (exit: Exit.Exit<Uint8Array>) => void) => void
