@@ -93,11 +93,8 @@ export const reject = (code: Code, message: string) => Effect.fail(new HttpFailu
 export const fromInvalid = (e: InvalidRequest) => new HttpFailure({ code: e.code, message: e.reason })
 
 /** A JSON response; the body ends with a newline. */
-export const json = (body: unknown, status = 200): Response => ({
-  status,
-  contentType: "application/json",
-  body: JSON.stringify(body) + "\n"
-})
+export const json = (body: unknown, status = 200): Response =>
+  text(JSON.stringify(body) + "\n", { status, contentType: "application/json" })
 
 export const errorResponse = (code: Code, message: string) => json({ error: { code, message } }, STATUS[code])
 
@@ -202,11 +199,11 @@ export const forwarding = <C, R>(acquire: Effect.Effect<C, never, R>, options: {
     // Elsewhere (a caller of its own), the forked deadline.
     const withDeadline = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | HttpFailure> =>
       Effect.flatMap(Effect.serviceOption(Request), (request) => {
-        const answer = request._tag === "Some" ? answerers.get(request.value) : undefined
-        if (answer === undefined) return forked(effect)
+        if (request._tag === "None" || !(request.value instanceof NodeRequest)) return forked(effect)
+        const served = request.value
         return Effect.withFiberRuntime<A, E>((fiber) => {
           const ticket = watcher.add(() => {
-            if (answer(errorResponse("unavailable", message))) fiber.unsafeInterruptAsFork(FiberId.none)
+            if (served.answerNow(errorResponse("unavailable", message))) fiber.unsafeInterruptAsFork(FiberId.none)
           })
           return Effect.ensuring(effect, Effect.sync(() => void watcher.remove(ticket)))
         })
@@ -311,12 +308,16 @@ export class Mounted extends Context.Tag("concord/HttpKit/Mounted")<
   (request: RequestShape) => Effect.Effect<Response, HttpFailure> | undefined
 >() {}
 
-/** How to answer a request being served at once (its handler's own answer is then dropped), by request. */
-const answerers = new WeakMap<RequestShape, (response: Response) => boolean>()
-
 /** One node:http request seen through `RequestShape`. */
 class NodeRequest implements RequestShape {
-  constructor(private readonly req: IncomingMessage) {}
+  constructor(private readonly req: IncomingMessage, private readonly res: ServerResponse) {}
+
+  /** Answers at once, unless an answer has gone already; the handler's own answer is then dropped. */
+  answerNow(response: Response): boolean {
+    if (this.res.headersSent || this.res.destroyed) return false
+    send(this.res, response)
+    return true
+  }
 
   get method() {
     return this.req.method ?? "GET"
@@ -414,12 +415,7 @@ export const serve = (
       socket.on("close", () => sockets.delete(socket))
     })
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-      const request = new NodeRequest(req)
-      answerers.set(request, (response) => {
-        if (res.headersSent || res.destroyed) return false
-        send(res, response)
-        return true
-      })
+      const request = new NodeRequest(req, res)
       const fiber = runFork(Effect.provideService(handled, Request, request))
       fiber.addObserver((exit) => {
         if (Exit.isSuccess(exit)) send(res, exit.value)

@@ -615,6 +615,12 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
       return conn
     }
 
+    /** A request that may not be sent: more than a frame holds. */
+    const oversize = (to: NodeId, payload: Uint8Array) =>
+      payload.length + 5 > maxFrameBytes
+        ? Effect.fail(new TransportError({ reason: "Protocol", peer: to, detail: `request of ${payload.length} bytes exceeds the frame limit` }))
+        : undefined
+
     const call = <Req extends AnyRequest>(
       to: NodeId,
       request: Req,
@@ -625,11 +631,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
         const timeout = callOptions?.timeout === undefined ? defaultTimeout : Duration.decode(callOptions.timeout)
         if (to === options.self && dispatcher.size > 0) {
           const payload = encodeRequest(request)
-          if (payload.length + 5 > maxFrameBytes) {
-            return Effect.fail(
-              new TransportError({ reason: "Protocol", peer: to, detail: `request of ${payload.length} bytes exceeds the frame limit` })
-            )
-          }
+          const refused = oversize(to, payload)
+          if (refused !== undefined) return refused
           counters.calls++
           counters.served++
           return Effect.async<Uint8Array, TransportError>((resume) => {
@@ -647,11 +650,8 @@ export const make = (options: Options): Effect.Effect<TcpTransport, ListenError 
           return Effect.fail(new TransportError({ reason: "Unreachable", peer: to, detail: `no address known for ${to}` }))
         }
         const payload = encodeRequest(request)
-        if (payload.length + 5 > maxFrameBytes) {
-          return Effect.fail(
-            new TransportError({ reason: "Protocol", peer: to, detail: `request of ${payload.length} bytes exceeds the frame limit` })
-          )
-        }
+        const refused = oversize(to, payload)
+        if (refused !== undefined) return refused
         const exchange = Effect.async<Uint8Array, TransportError>((resume) => {
           const deadline = clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout)
           const id = conn.send(payload, { resume, deadline, timeout })

@@ -100,9 +100,10 @@ interface Entry {
   readonly decode: (plain: unknown) => Either.Either<any, Codec.DecodeError>
   readonly run: (request: any) => Effect.Effect<Uint8Array>
   readonly fork: RunFork
-  readonly deadline: Watcher.Watcher | undefined
-  /** The encoded reply of a request past its deadline; undefined: no deadline for it. */
-  readonly timeoutReply: (request: any) => Uint8Array | undefined
+  /** The protocol's deadline: its watcher, and the encoded reply of a request past it (undefined: exempt). */
+  readonly deadline:
+    | { readonly watcher: Watcher.Watcher; readonly reply: (request: any) => Uint8Array | undefined }
+    | undefined
 }
 
 /**
@@ -113,8 +114,6 @@ interface Entry {
 export interface Started {
   readonly observe: (onExit: (exit: Exit.Exit<Uint8Array>) => void) => void
 }
-
-const noTimeout = () => undefined
 
 /**
  * The handlers a node currently serves, by request tag. `dispatch` decodes one request and starts its
@@ -153,10 +152,12 @@ export class Dispatcher {
             this.entries.set(cls._tag, {
               decode: codecs.request.decodePlain,
               fork,
-              deadline: watcher,
-              timeoutReply: deadline === undefined ? noTimeout : (request) => {
-                const failure = deadline.onTimeout(request)
-                return failure === undefined ? undefined : Codec.pack([Status.Failure, codecs.failure.encodePlain(failure)])
+              deadline: watcher === undefined || deadline === undefined ? undefined : {
+                watcher,
+                reply: (request) => {
+                  const failure = deadline.onTimeout(request)
+                  return failure === undefined ? undefined : Codec.pack([Status.Failure, codecs.failure.encodePlain(failure)])
+                }
               },
               run: (request) =>
                 Effect.matchCauseEffect(handler(request) as Effect.Effect<any, any>, {
@@ -202,12 +203,13 @@ export class Dispatcher {
     const request = entry.decode(plain)
     if (Either.isLeft(request)) return protocolReply(request.left.message)
     const fiber = entry.fork(entry.run(request.right))
-    const watcher = entry.deadline
-    if (watcher === undefined) return { observe: (onExit) => fiber.addObserver(onExit) }
+    const deadline = entry.deadline
+    if (deadline === undefined) return { observe: (onExit) => fiber.addObserver(onExit) }
+    const { watcher } = deadline
     return {
       observe: (onExit) => {
         const ticket = watcher.add(() => {
-          const reply = entry.timeoutReply(request.right)
+          const reply = deadline.reply(request.right)
           if (reply === undefined) return void fiber.addObserver(onExit)
           onExit(Exit.succeed(reply))
           fiber.unsafeInterruptAsFork(FiberId.none)
